@@ -1,0 +1,125 @@
+// Public data types shared by every layer: the engine's samples and events,
+// the options of openPcm. Lower layers (pcm, health, recovery, daemon) all
+// import from here; this file imports nothing.
+
+export type Direction = 'capture' | 'playback';
+
+/** Stream state as the engine last saw it. ALSA names, lower case. */
+export type PcmState =
+  | 'open'
+  | 'setup'
+  | 'prepared'
+  | 'running'
+  | 'xrun'
+  | 'draining'
+  | 'paused'
+  | 'suspended'
+  | 'disconnected'
+  | 'closed';
+
+/** One per device per `sampleIntervalMs` window. Times: CLOCK_MONOTONIC ns. */
+export interface HealthSample {
+  device: string;
+  direction: Direction;
+  tStartNs: bigint;
+  tEndNs: bigint;
+  /** Periods and frames moved between the PCM and the ring in the window. */
+  periods: number;
+  frames: number;
+  /** ALSA xruns (overrun for capture, underrun for playback) in the window. */
+  xruns: number;
+  /** The longest xrun of the window, "at least X us" (trigger tstamp to detection). */
+  xrunUsMax: number;
+  lostFrames: number;
+  errors: number;
+  /** 'EPIPE' | 'ENODEV' | ... of the last error in the window, or null. */
+  lastErrno: string | null;
+  lastError: string | null;
+  state: PcmState;
+  /** Period wake-up minus its ideal time (us). */
+  latenessUsMean: number;
+  latenessUsMax: number;
+  /** ALSA delay (us). */
+  delayUsMean: number;
+  delayUsMax: number;
+  /** Longest in-place recovery (xrun/suspend detected -> next good period), us. */
+  recoveryUsMax: number;
+  /** Capture frames JS did not drain in time (dropped, oldest first). */
+  consumerDropped: number;
+  /** Playback frames JS did not feed in time (silence was written instead). */
+  starved: number;
+}
+
+export type PcmEventType =
+  | 'xrun'
+  | 'suspend'
+  | 'resume'
+  | 'disconnect'
+  | 'recovered'
+  | 'reopened'
+  | 'reopenFailed'
+  | 'error';
+
+/** Delivered at once, not batched. */
+export interface PcmEvent {
+  type: PcmEventType;
+  device: string;
+  direction: Direction;
+  tDetectNs: bigint;
+  /** Set by the mock backend: when the fault that caused this event was injected. */
+  tInjectNs?: bigint;
+  /** xrun: its length ("at least"); recovered: detection -> next good period. */
+  durationUs?: number;
+  lostFrames?: number;
+  /** 'EPIPE', 'ENODEV', ... */
+  errno?: string;
+  message?: string;
+}
+
+export type MockFault =
+  | { at: number; type: 'xrun'; count?: number; everyMs?: number }
+  | { at: number; type: 'stall'; durationMs: number }
+  | { at: number; type: 'delay'; extraMs: number; durationMs: number }
+  | { at: number; type: 'suspend'; durationMs: number }
+  | { at: number; type: 'disconnect'; durationMs: number }
+  | { at: number; type: 'openFail'; count: number; errno: string }
+  | { at: number; type: 'ioError'; errno: string };
+
+export interface MockOptions {
+  faults?: MockFault[];
+}
+
+export interface PcmOptions {
+  /** Any ALSA PCM name (`hw:1,0`, `default`, `null`, a plugin); `mock:<name>` selects the mock backend. */
+  device: string;
+  direction: Direction;
+  rate?: number; // default 48000
+  channels?: number; // default 2
+  format?: string; // default 'S16_LE'
+  periodFrames?: number; // default rate / 50 (20 ms)
+  bufferPeriods?: number; // default 4
+  sampleIntervalMs?: number; // default 100
+  /** SCHED_FIFO priority for the watcher thread; refused -> a warning, not a failure. */
+  rtPriority?: number;
+  mock?: MockOptions;
+}
+
+/** What the device actually chose. */
+export interface PcmParams {
+  device: string;
+  direction: Direction;
+  rate: number;
+  channels: number;
+  format: string;
+  periodFrames: number;
+  bufferFrames: number;
+  bytesPerFrame: number;
+  sampleIntervalMs: number;
+}
+
+export interface PcmInfo {
+  name: string;
+  description: string;
+  /** Directions the hint names; both when the hint gives no IOID. */
+  directions: Direction[];
+}
