@@ -123,3 +123,18 @@ export interface PcmInfo {
   /** Directions the hint names; both when the hint gives no IOID. */
   directions: Direction[];
 }
+
+/**
+ * What the health monitor needs from a source of samples and events: a
+ * PcmStream (src/pcm.ts) or a PcmObserver. `reopen` is absent when the
+ * source does not own the PCM (recovery is then callbacks only).
+ */
+export interface PcmSource {
+  readonly device: string;
+  readonly direction: Direction;
+  on(event: 'sample', listener: (s: HealthSample) => void): this;
+  on(event: 'event', listener: (e: PcmEvent) => void): this;
+  off(event: 'sample', listener: (s: HealthSample) => void): this;
+  off(event: 'event', listener: (e: PcmEvent) => void): this;
+  reopen?(): Promise<void>;
+}
