@@ -2,6 +2,7 @@
 // Strict everywhere: an unknown key is an error, not silently ignored.
 
 import { z } from 'zod';
+import { recoveryDefaults } from '../recovery/config.js';
 
 const posInt = (what: string) =>
   z.number({ error: `must be a number (${what})` }).int('must be a whole number').positive('must be greater than 0');
@@ -81,11 +82,14 @@ export const monitorSchema = z.strictObject({
   windowMs: posMs('windowMs').min(1000, 'must be at least 1000').default(60_000),
 });
 
+/** Names and defaults of src/recovery/config.ts. */
 export const recoverySchema = z.strictObject({
-  initialBackoffMs: posMs('initialBackoffMs').default(250),
-  maxBackoffMs: posMs('maxBackoffMs').default(30_000),
-  attemptTimeoutMs: posMs('attemptTimeoutMs').default(10_000),
-  maxAttempts: posInt('attempts').default(10),
+  initialBackoffMs: posMs('initialBackoffMs').default(recoveryDefaults.initialBackoffMs),
+  maxBackoffMs: posMs('maxBackoffMs').default(recoveryDefaults.maxBackoffMs),
+  backoffFactor: z.number({ error: 'must be a number' }).min(1, 'must be at least 1').default(recoveryDefaults.backoffFactor),
+  jitter: z.number({ error: 'must be a number' }).min(0, 'must be 0 or more').max(1, 'must be at most 1').default(recoveryDefaults.jitter),
+  attemptTimeoutMs: posMs('attemptTimeoutMs').default(recoveryDefaults.attemptTimeoutMs),
+  maxAttempts: posInt('attempts').default(recoveryDefaults.maxAttempts),
 });
 
 const listen = z
