@@ -2,6 +2,7 @@
 // Strict everywhere: an unknown key is an error, not silently ignored.
 
 import { z } from 'zod';
+import { healthDefaults } from '../health/config.js';
 import { recoveryDefaults } from '../recovery/config.js';
 
 const posInt = (what: string) =>
@@ -71,15 +72,17 @@ export const deviceSchema = z.strictObject({
   mock: z.strictObject({ faults: z.array(fault).default([]) }).optional(),
 });
 
-/** Names as in DESIGN.md "Defaults"; all durations in milliseconds. */
+/** Names and defaults of src/health/config.ts (DESIGN.md "Defaults"); all durations in milliseconds. */
 export const monitorSchema = z.strictObject({
-  checkIntervalMs: posMs('checkIntervalMs').default(5000),
-  recoveryThreshold: posInt('consecutive errors').default(3),
-  latencyThresholdMs: posMs('latencyThresholdMs').default(100),
-  errorRateLimit: z.number().positive('must be greater than 0').default(6),
-  supervisorTimeoutMs: posMs('supervisorTimeoutMs').default(10_000),
-  maxDroppedFrames: nonNegInt('latency spikes per window').default(10),
-  windowMs: posMs('windowMs').min(1000, 'must be at least 1000').default(60_000),
+  checkIntervalMs: posMs('checkIntervalMs').default(healthDefaults.checkIntervalMs),
+  recoveryThreshold: posInt('consecutive errors').default(healthDefaults.recoveryThreshold),
+  latencyThresholdMs: posMs('latencyThresholdMs').default(healthDefaults.latencyThresholdMs),
+  errorRateLimit: z.number({ error: 'must be a number (errors per minute)' }).positive('must be greater than 0').default(healthDefaults.errorRateLimit),
+  supervisorTimeoutMs: posMs('supervisorTimeoutMs').default(healthDefaults.supervisorTimeoutMs),
+  maxDroppedFrames: nonNegInt('latency spikes per window').default(healthDefaults.maxDroppedFrames),
+  windowMs: posMs('windowMs').min(1000, 'must be at least 1000').default(healthDefaults.windowMs),
+  windowBuckets: posInt('buckets per window').max(3600, 'must be at most 3600').default(healthDefaults.windowBuckets),
+  hysteresisMs: ms('hysteresisMs').default(healthDefaults.hysteresisMs),
 });
 
 /** Names and defaults of src/recovery/config.ts. */

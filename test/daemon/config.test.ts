@@ -83,6 +83,8 @@ describe('config validation', () => {
       supervisorTimeoutMs: 10000,
       maxDroppedFrames: 10,
       windowMs: 60000,
+      windowBuckets: 60,
+      hysteresisMs: 5000,
     });
     expect(c.recovery).toMatchObject({ initialBackoffMs: 250, maxBackoffMs: 30000 });
     expect(pcmOptionsOf(c.devices[0]!)).toEqual({
