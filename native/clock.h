@@ -1,0 +1,19 @@
+// CLOCK_MONOTONIC in nanoseconds: the one time base of samples, events and faults.
+#pragma once
+
+#include <cstdint>
+#include <ctime>
+
+namespace ah {
+
+inline int64_t NowNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return int64_t(ts.tv_sec) * 1000000000LL + ts.tv_nsec;
+}
+
+inline int64_t TimespecNs(const timespec& ts) {
+  return int64_t(ts.tv_sec) * 1000000000LL + ts.tv_nsec;
+}
+
+}  // namespace ah

@@ -1,0 +1,48 @@
+// errno names: the string `code` every JS error and event carries.
+#include "errno_names.h"
+
+#include <alsa/asoundlib.h>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+namespace ah {
+namespace {
+
+struct Entry {
+  int value;
+  const char* name;
+};
+
+// The errors ALSA PCM calls and the mock fault script can produce.
+constexpr Entry kTable[] = {
+    {EPERM, "EPERM"},         {ENOENT, "ENOENT"},     {EINTR, "EINTR"},
+    {EIO, "EIO"},             {ENXIO, "ENXIO"},       {EBADF, "EBADF"},
+    {EAGAIN, "EAGAIN"},       {ENOMEM, "ENOMEM"},     {EACCES, "EACCES"},
+    {EBUSY, "EBUSY"},         {ENODEV, "ENODEV"},     {EINVAL, "EINVAL"},
+    {EMFILE, "EMFILE"},       {ENOTTY, "ENOTTY"},     {EPIPE, "EPIPE"},
+    {ENOSYS, "ENOSYS"},       {ESTRPIPE, "ESTRPIPE"}, {EBADFD, "EBADFD"},
+    {ETIMEDOUT, "ETIMEDOUT"}, {ENOTSUP, "ENOTSUP"},   {ESHUTDOWN, "ESHUTDOWN"},
+    {ENOSPC, "ENOSPC"},       {EEXIST, "EEXIST"},     {ECANCELED, "ECANCELED"},
+};
+
+}  // namespace
+
+std::string ErrnoName(int err) {
+  int v = std::abs(err);
+  for (const auto& e : kTable)
+    if (e.value == v) return e.name;
+  return "E" + std::to_string(v);
+}
+
+int ErrnoFromName(const std::string& name) {
+  for (const auto& e : kTable)
+    if (name == e.name) return e.value;
+  return 0;
+}
+
+std::string ErrorText(int err) {
+  return snd_strerror(-std::abs(err));
+}
+
+}  // namespace ah

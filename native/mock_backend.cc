@@ -1,0 +1,328 @@
+// MockBackend: positions follow CLOCK_MONOTONIC exactly; faults change state
+// the way a real driver would (XRUN, SUSPENDED, DISCONNECTED, late wake-ups).
+#include "mock_backend.h"
+
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "clock.h"
+
+namespace ah {
+namespace {
+
+constexpr int64_t kNsPerSec = 1000000000LL;
+
+void SetTimer(int fd, int64_t firstAbsNs, int64_t intervalNs) {
+  itimerspec its{};
+  if (firstAbsNs > 0) {
+    its.it_value.tv_sec = firstAbsNs / kNsPerSec;
+    its.it_value.tv_nsec = firstAbsNs % kNsPerSec;
+    its.it_interval.tv_sec = intervalNs / kNsPerSec;
+    its.it_interval.tv_nsec = intervalNs % kNsPerSec;
+  }
+  timerfd_settime(fd, TFD_TIMER_ABSTIME, &its, nullptr);
+}
+
+void Drain(int fd) {
+  uint64_t expirations;
+  while (read(fd, &expirations, sizeof expirations) == sizeof expirations) {
+  }
+}
+
+}  // namespace
+
+int MockBackend::Open(const PcmConfig& cfg, NegotiatedParams* out) {
+  Close();
+  ApplyDueFaults(NowNs());
+  if (NowNs() < disconnectedUntilNs_) return -ENODEV;
+  if (openFailsLeft_ > 0) {
+    openFailsLeft_--;
+    return -openFailErr_;
+  }
+  int width = snd_pcm_format_physical_width(cfg.format);
+  if (width <= 0 || width % 8 != 0) return -EINVAL;
+  clockFd_ = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+  faultFd_ = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+  if (clockFd_ < 0 || faultFd_ < 0) {
+    int err = -errno;
+    Close();
+    return err;
+  }
+  capture_ = cfg.capture;
+  p_.rate = cfg.rate;
+  p_.channels = cfg.channels;
+  p_.format = cfg.format;
+  p_.periodFrames = cfg.periodFrames;
+  p_.bufferFrames = uint64_t(cfg.periodFrames) * cfg.bufferPeriods;
+  p_.bytesPerFrame = unsigned(width / 8) * cfg.channels;
+  *out = p_;
+  open_ = true;
+  ArmFaultTimer();
+  return Prepare();
+}
+
+void MockBackend::Close() {
+  if (clockFd_ >= 0) close(clockFd_);
+  if (faultFd_ >= 0) close(faultFd_);
+  clockFd_ = faultFd_ = -1;
+  open_ = false;
+  state_ = SND_PCM_STATE_OPEN;
+  pendingIoErr_ = 0;
+}
+
+int MockBackend::FillPoll(pollfd* fds, int space) {
+  if (!open_ || space < 2) return 0;
+  fds[0] = {clockFd_, POLLIN, 0};
+  fds[1] = {faultFd_, POLLIN, 0};
+  return 2;
+}
+
+int MockBackend::Revents(pollfd* fds, int n, unsigned short* revents) {
+  if (!open_) return -EBADFD;
+  for (int i = 0; i < n; i++)
+    if (fds[i].revents & POLLIN) Drain(fds[i].fd);
+  int64_t now = NowNs();
+  ApplyDueFaults(now);
+  CheckXrun(now);
+  unsigned short ready = capture_ ? POLLIN : POLLOUT;
+  switch (state_) {
+    case SND_PCM_STATE_DISCONNECTED:
+      *revents = POLLERR | POLLHUP;
+      return 0;
+    case SND_PCM_STATE_XRUN:
+    case SND_PCM_STATE_SUSPENDED:
+      *revents = POLLERR;
+      return 0;
+    default:
+      break;
+  }
+  // An injected I/O error surfaces on the next transfer, as with a real driver.
+  if (pendingIoErr_) {
+    *revents = ready;
+    return 0;
+  }
+  bool stalled = now < stallUntilNs_;
+  *revents = (!stalled && Avail(now) >= int64_t(p_.periodFrames)) ? ready : 0;
+  return 0;
+}
+
+int MockBackend::Prepare() {
+  if (!open_) return -EBADFD;
+  if (state_ == SND_PCM_STATE_DISCONNECTED) return -ENODEV;
+  state_ = SND_PCM_STATE_PREPARED;
+  hwBase_ = 0;
+  appl_ = 0;
+  stallUntilNs_ = 0;
+  pendingIoErr_ = 0;
+  ArmClock(0);
+  return 0;
+}
+
+int MockBackend::Start() {
+  if (!open_) return -EBADFD;
+  if (state_ == SND_PCM_STATE_DISCONNECTED) return -ENODEV;
+  if (state_ != SND_PCM_STATE_PREPARED) return -EBADFD;
+  int64_t now = NowNs();
+  if (t0Ns_ == 0) {
+    t0Ns_ = now;
+    ArmFaultTimer();
+  }
+  runStartNs_ = now;
+  triggerNs_ = now;
+  state_ = SND_PCM_STATE_RUNNING;
+  ArmClock(now + FramesToNs(int64_t(p_.periodFrames)));
+  return 0;
+}
+
+int MockBackend::Resume() {
+  if (!open_) return -EBADFD;
+  if (state_ == SND_PCM_STATE_DISCONNECTED) return -ENODEV;
+  if (state_ != SND_PCM_STATE_SUSPENDED) return -EBADFD;
+  int64_t now = NowNs();
+  if (now < suspendUntilNs_) return -EAGAIN;
+  runStartNs_ = now;
+  state_ = SND_PCM_STATE_RUNNING;
+  ArmClock(now + FramesToNs(int64_t(p_.periodFrames)));
+  return 0;
+}
+
+int64_t MockBackend::AvailUpdate() {
+  if (!open_) return -EBADFD;
+  int64_t now = NowNs();
+  ApplyDueFaults(now);
+  CheckXrun(now);
+  if (int err = StateError()) return err;
+  if (pendingIoErr_) {
+    int err = pendingIoErr_;
+    pendingIoErr_ = 0;
+    return -err;
+  }
+  return Avail(now);
+}
+
+int64_t MockBackend::Read(void* buf, uint64_t frames) {
+  int64_t avail = AvailUpdate();
+  if (avail < 0) return avail;
+  int64_t n = std::min<int64_t>(avail, int64_t(frames));
+  if (n == 0) return -EAGAIN;
+  // Each frame starts with its 32-bit index on the card: consumers can check continuity.
+  auto* out = static_cast<uint8_t*>(buf);
+  unsigned bpf = p_.bytesPerFrame;
+  std::memset(out, 0, size_t(n) * bpf);
+  for (int64_t i = 0; i < n; i++) {
+    uint32_t idx = uint32_t(appl_ + i);
+    std::memcpy(out + size_t(i) * bpf, &idx, std::min<unsigned>(4, bpf));
+  }
+  appl_ += n;
+  return n;
+}
+
+int64_t MockBackend::Write(const void*, uint64_t frames) {
+  int64_t avail = AvailUpdate();
+  if (avail < 0) return avail;
+  int64_t n = std::min<int64_t>(avail, int64_t(frames));
+  if (n == 0) return -EAGAIN;
+  appl_ += n;
+  return n;
+}
+
+int MockBackend::Status(PcmStatusInfo* out) {
+  if (!open_) return -EBADFD;
+  int64_t now = NowNs();
+  ApplyDueFaults(now);
+  CheckXrun(now);
+  out->state = state_;
+  out->avail = Avail(now);
+  int64_t delay = capture_ ? HwFrames(now) - appl_ : appl_ - HwFrames(now);
+  if (now < delayUntilNs_) delay += delayExtraNs_ * int64_t(p_.rate) / kNsPerSec;
+  out->delay = delay;
+  out->tstampNs = now;
+  out->triggerNs = triggerNs_;
+  return 0;
+}
+
+snd_pcm_state_t MockBackend::State() {
+  if (!open_) return SND_PCM_STATE_OPEN;
+  CheckXrun(NowNs());
+  return state_;
+}
+
+int64_t MockBackend::TakeInjectNs() {
+  int64_t t = injectNs_;
+  injectNs_ = 0;
+  return t;
+}
+
+void MockBackend::ApplyDueFaults(int64_t now) {
+  if (t0Ns_ == 0) return;
+  bool applied = false;
+  while (next_ < script_.size() && t0Ns_ + script_[next_].atNs <= now) {
+    Apply(script_[next_++], now);
+    applied = true;
+  }
+  if (applied) ArmFaultTimer();
+}
+
+void MockBackend::Apply(const MockFault& f, int64_t now) {
+  bool running = open_ && state_ == SND_PCM_STATE_RUNNING;
+  switch (f.type) {
+    case FaultType::kXrun:
+      if (!running) return;  // nothing streams: nothing to overrun
+      hwBase_ = HwFrames(now);
+      state_ = SND_PCM_STATE_XRUN;
+      triggerNs_ = now;
+      break;
+    case FaultType::kStall:
+      if (!running) return;
+      // The device keeps its clock; only our wake-ups come late.
+      stallUntilNs_ = now + f.durationNs;
+      ArmClock(stallUntilNs_);
+      break;
+    case FaultType::kDelay:
+      delayExtraNs_ = f.extraNs;
+      delayUntilNs_ = now + f.durationNs;
+      return;  // no event follows a delay spike
+    case FaultType::kSuspend:
+      if (!running) return;
+      hwBase_ = HwFrames(now);
+      state_ = SND_PCM_STATE_SUSPENDED;
+      suspendUntilNs_ = now + f.durationNs;
+      ArmClock(0);
+      break;
+    case FaultType::kDisconnect:
+      disconnectedUntilNs_ = now + f.durationNs;
+      if (!open_) return;
+      state_ = SND_PCM_STATE_DISCONNECTED;
+      ArmClock(0);
+      break;
+    case FaultType::kOpenFail:
+      openFailsLeft_ = f.count;
+      openFailErr_ = f.err;
+      return;
+    case FaultType::kIoError:
+      if (!open_) return;
+      pendingIoErr_ = f.err;
+      break;
+  }
+  injectNs_ = now;
+}
+
+void MockBackend::ArmFaultTimer() {
+  if (!open_) return;
+  if (t0Ns_ == 0 || next_ >= script_.size()) {
+    SetTimer(faultFd_, 0, 0);
+    return;
+  }
+  // An absolute time in the past expires at once, which is what we want.
+  SetTimer(faultFd_, std::max<int64_t>(1, t0Ns_ + script_[next_].atNs), 0);
+}
+
+void MockBackend::ArmClock(int64_t firstNs) {
+  if (clockFd_ < 0) return;
+  // Round up so a wake-up never comes before its period is complete.
+  int64_t periodNs = (int64_t(p_.periodFrames) * kNsPerSec + p_.rate - 1) / p_.rate;
+  SetTimer(clockFd_, firstNs, firstNs ? periodNs : 0);
+}
+
+int64_t MockBackend::FramesToNs(int64_t frames) const {
+  return frames / p_.rate * kNsPerSec + (frames % p_.rate) * kNsPerSec / p_.rate;
+}
+
+int64_t MockBackend::HwFrames(int64_t now) const {
+  if (state_ != SND_PCM_STATE_RUNNING) return hwBase_;
+  int64_t dt = now - runStartNs_;
+  // Split to stay exact without overflowing int64 on long runs.
+  return hwBase_ + dt / kNsPerSec * p_.rate + (dt % kNsPerSec) * p_.rate / kNsPerSec;
+}
+
+int64_t MockBackend::Avail(int64_t now) const {
+  int64_t hw = HwFrames(now);
+  return capture_ ? hw - appl_ : int64_t(p_.bufferFrames) - (appl_ - hw);
+}
+
+void MockBackend::CheckXrun(int64_t now) {
+  if (!open_ || state_ != SND_PCM_STATE_RUNNING) return;
+  int64_t hw = HwFrames(now);
+  int64_t buffer = int64_t(p_.bufferFrames);
+  // The moment the buffer overflowed (capture) or ran dry (playback).
+  int64_t xrunAt = capture_ ? appl_ + buffer : appl_;
+  if (capture_ ? hw - appl_ <= buffer : hw <= appl_) return;
+  triggerNs_ = runStartNs_ + FramesToNs(xrunAt - hwBase_);
+  hwBase_ = xrunAt;
+  state_ = SND_PCM_STATE_XRUN;
+}
+
+int MockBackend::StateError() const {
+  switch (state_) {
+    case SND_PCM_STATE_XRUN: return -EPIPE;
+    case SND_PCM_STATE_SUSPENDED: return -ESTRPIPE;
+    case SND_PCM_STATE_DISCONNECTED: return -ENODEV;
+    default: return 0;
+  }
+}
+
+}  // namespace ah

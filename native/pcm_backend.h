@@ -1,0 +1,53 @@
+// The one interface the watcher drives: real alsa-lib or the mock card.
+// Every call returns a negative errno on failure, like alsa-lib; none blocks.
+#pragma once
+
+#include <alsa/asoundlib.h>
+#include <poll.h>
+#include <cstdint>
+#include <memory>
+
+#include "pcm_config.h"
+
+namespace ah {
+
+struct PcmStatusInfo {
+  snd_pcm_state_t state = SND_PCM_STATE_OPEN;
+  int64_t avail = 0;        // frames ready (capture) or free (playback)
+  int64_t delay = 0;        // frames between the application and the DAC/ADC
+  int64_t tstampNs = 0;     // when avail/delay were sampled (CLOCK_MONOTONIC)
+  int64_t triggerNs = 0;    // last start, or the moment of the xrun in XRUN state
+};
+
+class PcmBackend {
+ public:
+  virtual ~PcmBackend() = default;
+
+  // Opens, configures hw + sw params and prepares. Idempotent close first.
+  virtual int Open(const PcmConfig& cfg, NegotiatedParams* out) = 0;
+  virtual void Close() = 0;
+  virtual bool IsOpen() const = 0;
+
+  virtual int PollCount() = 0;
+  virtual int FillPoll(pollfd* fds, int space) = 0;
+  // Translates the raw revents of FillPoll's descriptors into POLLIN/POLLOUT/POLLERR.
+  virtual int Revents(pollfd* fds, int n, unsigned short* revents) = 0;
+
+  virtual int Prepare() = 0;
+  virtual int Start() = 0;
+  virtual int Resume() = 0;
+  virtual int64_t AvailUpdate() = 0;
+  virtual int64_t Read(void* buf, uint64_t frames) = 0;
+  virtual int64_t Write(const void* buf, uint64_t frames) = 0;
+  virtual int Status(PcmStatusInfo* out) = 0;
+  virtual snd_pcm_state_t State() = 0;
+
+  // Mock only: when the fault behind what is seen now was injected (0 = none).
+  virtual int64_t TakeInjectNs() { return 0; }
+};
+
+// "mock:<name>" selects the mock card; anything else goes to alsa-lib.
+bool IsMockDevice(const std::string& device);
+std::unique_ptr<PcmBackend> MakeBackend(const PcmConfig& cfg);
+
+}  // namespace ah

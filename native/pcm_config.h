@@ -1,0 +1,35 @@
+// What JS asked for (validated) and what the device chose.
+#pragma once
+
+#include <alsa/asoundlib.h>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "mock_fault.h"
+
+namespace ah {
+
+struct PcmConfig {
+  std::string device;
+  bool capture = true;
+  unsigned rate = 48000;
+  unsigned channels = 2;
+  snd_pcm_format_t format = SND_PCM_FORMAT_S16_LE;
+  uint32_t periodFrames = 960;
+  uint32_t bufferPeriods = 4;
+  uint32_t sampleIntervalMs = 100;
+  int rtPriority = 0;                // 0 = leave the scheduler alone
+  std::vector<MockFault> faults;     // mock: devices only
+};
+
+struct NegotiatedParams {
+  unsigned rate = 0;
+  unsigned channels = 0;
+  snd_pcm_format_t format = SND_PCM_FORMAT_UNKNOWN;
+  uint64_t periodFrames = 0;
+  uint64_t bufferFrames = 0;
+  unsigned bytesPerFrame = 0;
+};
+
+}  // namespace ah

@@ -1,0 +1,465 @@
+// PcmWatcher thread: the engine's hot path. No allocation and no JS per period.
+#include "watcher.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "clock.h"
+#include "errno_names.h"
+
+namespace ah {
+namespace {
+
+constexpr int64_t kResumeRetryNs = 20'000'000;  // like PulseAudio: retry resume a few times...
+constexpr int kMaxResumeTries = 50;              // ...for about a second, then prepare
+constexpr int64_t kErrorEventGapNs = 1'000'000'000;  // coalesce repeats of one error
+
+void NameThread(const std::string& device) {
+  std::string name = "ah:" + device;
+  name.resize(std::min<size_t>(name.size(), 15));  // the kernel's limit
+  pthread_setname_np(pthread_self(), name.c_str());
+}
+
+}  // namespace
+
+Watcher::Watcher(PcmConfig cfg, std::unique_ptr<PcmBackend> backend, Post post, Exit exit)
+    : cfg_(std::move(cfg)), backend_(std::move(backend)), post_(std::move(post)), exit_(std::move(exit)) {}
+
+Watcher::~Watcher() {
+  RequestStop();
+  Join();
+  if (cmdFd_ >= 0) close(cmdFd_);
+}
+
+int Watcher::Start() {
+  cmdFd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (cmdFd_ < 0) return -errno;
+  try {
+    thread_ = std::thread(&Watcher::Run, this);
+  } catch (const std::system_error& e) {
+    return -(e.code().value() ? e.code().value() : EAGAIN);
+  }
+  return 0;
+}
+
+void Watcher::RequestReopen(uint32_t id) {
+  {
+    std::lock_guard<std::mutex> lock(cmdMutex_);
+    commands_.push_back({Command::kReopen, id});
+  }
+  uint64_t one = 1;
+  if (cmdFd_ >= 0) (void)!write(cmdFd_, &one, sizeof one);
+}
+
+void Watcher::RequestStop() {
+  {
+    std::lock_guard<std::mutex> lock(cmdMutex_);
+    commands_.push_back({Command::kStop, 0});
+  }
+  uint64_t one = 1;
+  if (cmdFd_ >= 0) (void)!write(cmdFd_, &one, sizeof one);
+}
+
+void Watcher::Join() {
+  if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
+}
+
+void Watcher::Run() {
+  RunOpened();
+  backend_->Close();
+  if (exit_) exit_();
+}
+
+void Watcher::RunOpened() {
+  NameThread(cfg_.device);
+  auto* opened = new Message(Message::kOpened);
+  if (cfg_.rtPriority > 0) {
+    sched_param sp{};
+    sp.sched_priority = cfg_.rtPriority;
+    int r = pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp);
+    if (r != 0)
+      opened->warning = "rtPriority " + std::to_string(cfg_.rtPriority) + " refused (" +
+                        ErrnoName(r) + ": " + std::strerror(r) +
+                        "); the watcher runs at normal priority";
+  }
+  int err = OpenAndStart();
+  if (err < 0) {
+    opened->kind = Message::kOpenFailed;
+    opened->err = err;
+    post_(opened);
+    return;
+  }
+  opened->params = params_;
+  if (!post_(opened)) stop_ = true;
+  RunLoop();
+}
+
+int Watcher::OpenAndStart() {
+  int err = backend_->Open(cfg_, &params_);
+  if (err < 0) return err;
+  size_t periodBytes = size_t(params_.periodFrames) * params_.bytesPerFrame;
+  scratch_.assign(periodBytes, 0);
+  if (!ring_) {
+    // Two sample windows plus the device buffer: JS drains at every window.
+    uint64_t windowFrames = uint64_t(params_.rate) * cfg_.sampleIntervalMs / 1000;
+    uint64_t frames = std::max<uint64_t>(2 * windowFrames + params_.bufferFrames,
+                                         4 * params_.periodFrames);
+    ring_ = std::make_unique<RingBuffer>(frames * params_.bytesPerFrame, params_.bytesPerFrame);
+  }
+  if (scratch_.size() * 2 > ring_->Capacity()) {
+    backend_->Close();
+    return -EINVAL;  // the reopened device chose a period the ring cannot hold
+  }
+  int n = backend_->PollCount();
+  if (n < 0) {
+    backend_->Close();
+    return n;
+  }
+  pfds_.assign(size_t(n) + 1, pollfd{});
+  err = StartStream();
+  if (err < 0) {
+    backend_->Close();
+    return err;
+  }
+  phase_ = Phase::kStreaming;
+  return 0;
+}
+
+int Watcher::StartStream() {
+  started_ = false;
+  if (!cfg_.capture) {
+    int err = Prefill();
+    if (err < 0) return err;
+  }
+  int err = backend_->Start();
+  if (err < 0) return err;
+  started_ = true;
+  return 0;
+}
+
+// Playback starts with a full buffer (what JS queued, then silence), as aplay does.
+int Watcher::Prefill() {
+  size_t periodBytes = scratch_.size();
+  for (;;) {
+    int64_t avail = backend_->AvailUpdate();
+    if (avail < 0) return int(avail);
+    if (avail < int64_t(params_.periodFrames)) return 0;
+    size_t got = ring_->Read(scratch_.data(), periodBytes);
+    if (got < periodBytes)
+      snd_pcm_format_set_silence(params_.format, scratch_.data() + got,
+                                 unsigned((periodBytes - got) / params_.bytesPerFrame * params_.channels));
+    int64_t n = backend_->Write(scratch_.data(), params_.periodFrames);
+    if (n < 0) return int(n);
+  }
+}
+
+void Watcher::RunLoop() {
+  int64_t windowNs = int64_t(cfg_.sampleIntervalMs) * 1'000'000;
+  window_ = SampleData{};
+  window_.tStartNs = NowNs();
+  int64_t nextWindow = window_.tStartNs + windowNs;
+
+  while (!stop_) {
+    // Poll the PCM only while it streams: in XRUN/SUSPENDED/DISCONNECTED its
+    // descriptors report POLLERR forever and would spin the thread.
+    int n = 0;
+    if (phase_ == Phase::kStreaming) {
+      n = backend_->FillPoll(pfds_.data(), int(pfds_.size()) - 1);
+      if (n < 0) n = 0;
+    }
+    pfds_[size_t(n)] = {cmdFd_, POLLIN, 0};
+    int64_t now = NowNs();
+    int64_t wakeAt = nextWindow;
+    if (phase_ == Phase::kSuspended) wakeAt = std::min(wakeAt, nextResumeNs_);
+    int64_t waitNs = std::max<int64_t>(0, wakeAt - now);
+    timespec ts{time_t(waitNs / 1'000'000'000), long(waitNs % 1'000'000'000)};
+    int r = ppoll(pfds_.data(), nfds_t(n + 1), &ts, nullptr);
+    now = NowNs();
+    if (r < 0 && errno != EINTR) {
+      OnError(-errno, now);
+      continue;
+    }
+    if (r > 0 && (pfds_[size_t(n)].revents & POLLIN)) {
+      uint64_t v;
+      (void)!read(cmdFd_, &v, sizeof v);
+      HandleCommands(now);
+      if (stop_) break;
+    }
+    if (r > 0 && n > 0 && phase_ == Phase::kStreaming) OnReadable(now);
+    if (phase_ == Phase::kSuspended && now >= nextResumeNs_) TryResume(now);
+    if (now >= nextWindow) {
+      EmitSample(now);
+      nextWindow += windowNs;
+      if (nextWindow <= now) nextWindow = now + windowNs;  // we were stopped: don't burst
+    }
+  }
+}
+
+void Watcher::HandleCommands(int64_t now) {
+  std::vector<Command> cmds;
+  {
+    std::lock_guard<std::mutex> lock(cmdMutex_);
+    cmds.swap(commands_);
+  }
+  for (const auto& c : cmds) {
+    if (c.kind == Command::kStop) {
+      stop_ = true;
+      return;
+    }
+    Reopen(c.id, now);
+  }
+}
+
+void Watcher::OnReadable(int64_t now) {
+  unsigned short revents = 0;
+  int err = backend_->Revents(pfds_.data(), int(pfds_.size()) - 1, &revents);
+  if (err < 0) return HandleError(err, now);
+  if (revents & (POLLERR | POLLHUP | POLLNVAL)) {
+    switch (backend_->State()) {
+      case SND_PCM_STATE_XRUN: return HandleError(-EPIPE, now);
+      case SND_PCM_STATE_SUSPENDED: return HandleError(-ESTRPIPE, now);
+      case SND_PCM_STATE_DISCONNECTED: return HandleError(-ENODEV, now);
+      default:
+        if (revents & (POLLHUP | POLLNVAL)) return HandleError(-ENODEV, now);
+        break;  // a bare POLLERR: the transfer below names the error
+    }
+  }
+  if (!(revents & (POLLIN | POLLOUT | POLLERR))) return;
+  int64_t avail = backend_->AvailUpdate();
+  if (avail < 0) return HandleError(int(avail), now);
+  if (revents & POLLERR && avail < int64_t(params_.periodFrames))
+    return HandleError(-EIO, now);  // error flagged, nothing to move: don't spin on it
+  if (avail < int64_t(params_.periodFrames)) return;  // early wake-up
+  // Lateness: this wake-up against the moment avail reached one period.
+  PcmStatusInfo st;
+  if (backend_->Status(&st) == 0) {
+    double late = double(now - st.tstampNs) / 1000.0 +
+                  FramesToUs(st.avail - int64_t(params_.periodFrames));
+    late = std::max(0.0, late);
+    window_.latenessUsSum += late;
+    window_.latenessUsMax = std::max(window_.latenessUsMax, late);
+    window_.latenessCount++;
+    double delay = FramesToUs(st.delay);
+    window_.delayUsSum += delay;
+    window_.delayUsMax = std::max(window_.delayUsMax, delay);
+    window_.delayCount++;
+  }
+  if (cfg_.capture)
+    TransferCapture(now, avail);
+  else
+    TransferPlayback(now, avail);
+}
+
+void Watcher::TransferCapture(int64_t now, int64_t avail) {
+  int64_t period = int64_t(params_.periodFrames);
+  bool moved = false;
+  while (avail >= period) {
+    int64_t n = backend_->Read(scratch_.data(), uint64_t(period));
+    if (n == -EAGAIN) break;
+    if (n < 0) return HandleError(int(n), now);
+    size_t dropped = ring_->WriteDroppingOldest(scratch_.data(), size_t(n) * params_.bytesPerFrame);
+    window_.consumerDropped += dropped / params_.bytesPerFrame;
+    window_.frames += uint64_t(n);
+    window_.periods++;
+    avail -= n;
+    moved = true;
+  }
+  if (moved) GoodPeriod(now);
+  NotifyAudioIfDue();
+}
+
+void Watcher::TransferPlayback(int64_t now, int64_t avail) {
+  int64_t period = int64_t(params_.periodFrames);
+  size_t periodBytes = scratch_.size();
+  bool moved = false;
+  while (avail >= period) {
+    size_t got = ring_->Read(scratch_.data(), periodBytes);
+    if (got < periodBytes) {
+      // JS did not feed us: play silence and count it, it is not an ALSA underrun.
+      unsigned missing = unsigned((periodBytes - got) / params_.bytesPerFrame);
+      snd_pcm_format_set_silence(params_.format, scratch_.data() + got, missing * params_.channels);
+      if (started_) window_.starved += missing;
+    }
+    int64_t n = backend_->Write(scratch_.data(), uint64_t(period));
+    if (n == -EAGAIN) break;
+    if (n < 0) return HandleError(int(n), now);
+    window_.frames += uint64_t(n);
+    window_.periods++;
+    avail -= n;
+    moved = true;
+  }
+  if (moved) GoodPeriod(now);
+  NotifyAudioIfDue();
+}
+
+void Watcher::NotifyAudioIfDue() {
+  size_t used = ring_->Used();
+  bool due = cfg_.capture ? used * 2 >= ring_->Capacity() : used * 2 <= ring_->Capacity();
+  if (due && audioNotify_.exchange(false, std::memory_order_acq_rel)) {
+    if (!post_(new Message(Message::kAudio))) stop_ = true;
+  }
+}
+
+void Watcher::GoodPeriod(int64_t now) {
+  if (recoverStartNs_ == 0) return;
+  double us = double(now - recoverStartNs_) / 1000.0;
+  recoverStartNs_ = 0;
+  window_.recoveryUsMax = std::max(window_.recoveryUsMax, us);
+  PostEvent("recovered", now, 0, us);
+}
+
+// The one place that maps an ALSA error to what the engine does about it.
+void Watcher::HandleError(int err, int64_t now) {
+  if (err == -EAGAIN || err == -EINTR) return;
+  if (recursion_ > 2) {  // recovery itself keeps failing: stop trying in place
+    backend_->Close();
+    phase_ = Phase::kClosed;
+    PostEvent("error", now, err, -1, -1, "in-place recovery failed: " + ErrorText(err));
+    return;
+  }
+  recursion_++;
+  switch (-err) {
+    case EPIPE: OnXrun(now); break;
+    case ESTRPIPE: OnSuspend(now); break;
+    case ENODEV:
+    case ENXIO:
+    case ESHUTDOWN: OnDisconnect(err, now); break;
+    default: OnError(err, now); break;
+  }
+  recursion_--;
+}
+
+void Watcher::OnXrun(int64_t now) {
+  // "At least X": from the moment the device stopped (status trigger
+  // timestamp in XRUN state) to now, as aplay reports it.
+  PcmStatusInfo st;
+  double lenUs = 0;
+  if (backend_->Status(&st) == 0 && st.state == SND_PCM_STATE_XRUN && st.triggerNs > 0 &&
+      st.triggerNs <= now)
+    lenUs = double(now - st.triggerNs) / 1000.0;
+  int64_t lost = int64_t(lenUs * params_.rate / 1e6);
+  window_.xruns++;
+  window_.xrunUsMax = std::max(window_.xrunUsMax, lenUs);
+  window_.lostFrames += uint64_t(lost);
+  window_.lastErr = -EPIPE;
+  PostEvent("xrun", now, -EPIPE, lenUs, lost);
+  if (recoverStartNs_ == 0) recoverStartNs_ = now;
+  // snd_pcm_recover() would do the same prepare for EPIPE; restart ourselves
+  // so playback is prefilled and both directions restart at once.
+  RestartInPlace(now);
+}
+
+void Watcher::RestartInPlace(int64_t now) {
+  int err = backend_->Prepare();
+  if (err >= 0) err = StartStream();
+  if (err < 0) HandleError(err, now);
+}
+
+void Watcher::OnSuspend(int64_t now) {
+  window_.lastErr = -ESTRPIPE;
+  PostEvent("suspend", now, -ESTRPIPE);
+  phase_ = Phase::kSuspended;
+  if (recoverStartNs_ == 0) recoverStartNs_ = now;
+  resumeTries_ = 0;
+  TryResume(now);
+}
+
+void Watcher::TryResume(int64_t now) {
+  int err = backend_->Resume();
+  if (err == -EAGAIN && ++resumeTries_ < kMaxResumeTries) {
+    nextResumeNs_ = now + kResumeRetryNs;  // never sleep on this thread: poll again
+    return;
+  }
+  phase_ = Phase::kStreaming;
+  PostEvent("resume", now, 0);
+  // A driver that cannot resume (or never finished) is prepared and restarted.
+  if (err < 0) RestartInPlace(now);
+}
+
+void Watcher::OnDisconnect(int err, int64_t now) {
+  // Close at once: the kernel's unbind of the card waits for every open file.
+  backend_->Close();
+  phase_ = Phase::kDisconnected;
+  recoverStartNs_ = 0;
+  window_.errors++;
+  window_.lastErr = err;
+  PostEvent("disconnect", now, err);
+}
+
+void Watcher::OnError(int err, int64_t now) {
+  window_.errors++;
+  window_.lastErr = err;
+  if (err != lastEventErr_ || now - lastEventErrNs_ >= kErrorEventGapNs) {
+    lastEventErr_ = err;
+    lastEventErrNs_ = now;
+    PostEvent("error", now, err);
+  }
+  if (phase_ == Phase::kStreaming && backend_->IsOpen()) {
+    if (recoverStartNs_ == 0) recoverStartNs_ = now;
+    RestartInPlace(now);
+  }
+}
+
+void Watcher::Reopen(uint32_t id, int64_t now) {
+  backend_->Close();
+  recoverStartNs_ = 0;
+  int err = OpenAndStart();
+  auto* m = new Message(Message::kReopenResult);
+  m->requestId = id;
+  m->err = err;
+  if (err < 0) {
+    if (phase_ == Phase::kStreaming || phase_ == Phase::kSuspended) phase_ = Phase::kClosed;
+    if (err == -ENODEV) phase_ = Phase::kDisconnected;
+    window_.errors++;
+    window_.lastErr = err;
+    PostEvent("reopenFailed", now, err);
+  } else {
+    PostEvent("reopened", NowNs(), 0);
+  }
+  if (!post_(m)) stop_ = true;
+}
+
+void Watcher::EmitSample(int64_t now) {
+  window_.tEndNs = now;
+  window_.state = StateName();
+  auto* m = new Message(Message::kSample);
+  m->sample = window_;
+  if (!post_(m)) stop_ = true;
+  window_ = SampleData{};
+  window_.tStartNs = now;
+}
+
+void Watcher::PostEvent(const char* type, int64_t now, int err, double durationUs,
+                        int64_t lostFrames, std::string message) {
+  auto* m = new Message(Message::kEvent);
+  m->event.type = type;
+  m->event.tDetectNs = now;
+  m->event.tInjectNs = backend_->TakeInjectNs();
+  m->event.durationUs = durationUs;
+  m->event.lostFrames = lostFrames;
+  m->event.err = err;
+  m->event.message = message.empty() && err ? ErrorText(err) : std::move(message);
+  if (!post_(m)) stop_ = true;
+}
+
+const char* Watcher::StateName() const {
+  switch (phase_) {
+    case Phase::kStreaming: return "running";
+    case Phase::kSuspended: return "suspended";
+    case Phase::kDisconnected: return "disconnected";
+    case Phase::kClosed: return "closed";
+  }
+  return "closed";
+}
+
+double Watcher::FramesToUs(int64_t frames) const {
+  return params_.rate ? double(frames) * 1e6 / params_.rate : 0;
+}
+
+}  // namespace ah

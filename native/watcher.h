@@ -1,0 +1,103 @@
+// PcmWatcher: one thread per open PCM. Waits only in ppoll() on the PCM's
+// descriptors plus an eventfd for commands; moves audio between the PCM and
+// the ring; measures each period; detects and recovers xruns and suspends in
+// place; closes a disconnected PCM at once and reopens it on request.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "messages.h"
+#include "pcm_backend.h"
+#include "ring_buffer.h"
+
+namespace ah {
+
+class Watcher {
+ public:
+  // Takes ownership of the message. Returns false once JS can take no more
+  // (the thread-safe function is closing): the thread then leaves its loop.
+  using Post = std::function<bool(Message*)>;
+  // Called last on the thread, after its final Post (releases the TSFN).
+  using Exit = std::function<void()>;
+
+  Watcher(PcmConfig cfg, std::unique_ptr<PcmBackend> backend, Post post, Exit exit);
+  ~Watcher();
+
+  // Starts the thread; it opens the PCM and posts kOpened or kOpenFailed.
+  int Start();
+  void RequestReopen(uint32_t id);
+  void RequestStop();
+  void Join();
+
+  // Valid once kOpened was delivered; lives as long as the watcher.
+  RingBuffer* Ring() { return ring_.get(); }
+  // JS drained (capture) or could not fill (playback) the ring: arm one
+  // early wake-up for when the ring reaches half full / half empty.
+  void ArmAudioNotify() { audioNotify_.store(true, std::memory_order_release); }
+
+ private:
+  enum class Phase { kStreaming, kSuspended, kDisconnected, kClosed };
+  struct Command {
+    enum Kind { kStop, kReopen } kind;
+    uint32_t id;
+  };
+
+  void Run();
+  void RunOpened();
+  void RunLoop();
+  int OpenAndStart();
+  int StartStream();
+  void OnReadable(int64_t now);
+  void TransferCapture(int64_t now, int64_t avail);
+  void TransferPlayback(int64_t now, int64_t avail);
+  int Prefill();
+  void HandleError(int err, int64_t now);
+  void OnXrun(int64_t now);
+  void OnSuspend(int64_t now);
+  void TryResume(int64_t now);
+  void OnDisconnect(int err, int64_t now);
+  void OnError(int err, int64_t now);
+  void RestartInPlace(int64_t now);
+  void GoodPeriod(int64_t now);
+  void Reopen(uint32_t id, int64_t now);
+  void HandleCommands(int64_t now);
+  void EmitSample(int64_t now);
+  void PostEvent(const char* type, int64_t now, int err, double durationUs = -1,
+                 int64_t lostFrames = -1, std::string message = {});
+  void NotifyAudioIfDue();
+  const char* StateName() const;
+  double FramesToUs(int64_t frames) const;
+
+  PcmConfig cfg_;
+  std::unique_ptr<PcmBackend> backend_;
+  Post post_;
+  Exit exit_;
+  std::thread thread_;
+  int cmdFd_ = -1;
+  std::mutex cmdMutex_;  // held only to push or swap the command list
+  std::vector<Command> commands_;
+  bool stop_ = false;
+
+  NegotiatedParams params_;
+  std::unique_ptr<RingBuffer> ring_;
+  std::atomic<bool> audioNotify_{false};
+  std::vector<uint8_t> scratch_;  // one period, sized at open: no allocation per period
+  std::vector<pollfd> pfds_;
+  Phase phase_ = Phase::kClosed;
+  bool started_ = false;          // playback: prefill done, starvation now counts
+  int64_t recoverStartNs_ = 0;    // in-place recovery in progress since
+  int resumeTries_ = 0;
+  int64_t nextResumeNs_ = 0;
+  int recursion_ = 0;
+  int lastEventErr_ = 0;
+  int64_t lastEventErrNs_ = 0;
+  SampleData window_;
+};
+
+}  // namespace ah
