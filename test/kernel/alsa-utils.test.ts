@@ -7,6 +7,14 @@ import { describeRun, jsonLines, prepareVm, runInVm, type VmResult } from './vm'
 const BYTE_RATE = 48000 * 2 * 2;
 const st = prepareVm();
 if (!st.ok) console.warn(`[kernel] SKIPPED: ${st.reason}`);
+// AH_KERNEL_REQUIRE=1 (CI): a VM that cannot run fails instead of skipping.
+if (!st.ok && process.env.AH_KERNEL_REQUIRE) {
+  describe('kernel VM', () => {
+    it('can run', () => {
+      throw new Error(`AH_KERNEL_REQUIRE is set but: ${st.reason}`);
+    });
+  });
+}
 const suite = st.ok ? describe : describe.skip;
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any

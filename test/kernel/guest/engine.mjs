@@ -1,0 +1,275 @@
+// Guest side: the alsa-health engine (dist/index.js + the built addon) against
+// the VM's real kernel drivers. One JSON line per scenario on stdout.
+//   node test/kernel/guest/engine.mjs [scenario ...]
+import { spawn } from 'node:child_process';
+import { watch } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { engine, errnoOf, ev, nsToMs, observe } from './engine-lib.mjs';
+import {
+  cards, emit, findPattern, hwPtrRate, now, pattern, pcmStatus, scenario, sleep, sndNodes, sysfsWriter, timelineRate,
+} from './lib.mjs';
+
+const RATE = 48000;
+const BPF = 4;
+const BYTE_RATE = RATE * BPF;
+const PERIOD = 480; // 10 ms
+const PERIODS = 4; // 40 ms buffer
+const base = { rate: RATE, channels: 2, format: 'S16_LE', periodFrames: PERIOD, bufferPeriods: PERIODS, sampleIntervalMs: 100 };
+const UNBIND = '/sys/bus/platform/drivers/snd_dummy/unbind';
+const BIND = '/sys/bus/platform/drivers/snd_dummy/bind';
+
+const only = new Set(process.argv.slice(2));
+const want = (n) => only.size === 0 || only.has(n);
+
+const tLoad = now();
+const { openPcm, listPcms } = await engine();
+emit({ scenario: 'env', ok: true, node: process.version, engineLoadMs: now() - tLoad, cards: cards(), dev: sndNodes() });
+
+/** Feed a playback PcmStream from `data` (then silence), honouring back-pressure, until stop(). */
+function feeder(pcm, data, chunkBytes = BYTE_RATE / 50) {
+  const st = { written: 0, timeline: [], stopped: false };
+  st.done = (async () => {
+    let off = 0;
+    const silence = Buffer.alloc(chunkBytes);
+    while (!st.stopped) {
+      const chunk = data && off < data.length ? data.subarray(off, off + chunkBytes) : silence;
+      off += chunk.length;
+      const ok = pcm.audio.write(chunk);
+      st.written += chunk.length;
+      st.timeline.push([now(), st.written]);
+      if (!ok) await new Promise((r) => pcm.audio.once('drain', r));
+    }
+  })();
+  st.stop = async () => {
+    st.stopped = true;
+    await Promise.race([st.done, sleep(500)]);
+  };
+  return st;
+}
+
+const sampleSum = (o, k) => o.samples.reduce((n, s) => n + (s[k] ?? 0), 0);
+
+if (want('list'))
+  await scenario('list', async () => {
+    const pcms = await listPcms();
+    const names = pcms.map((p) => p.name ?? p);
+    return {
+      count: names.length, names, pcms,
+      hasDummy: names.some((n) => /Dummy/.test(n)), hasLoopback: names.some((n) => /Loopback/.test(n)),
+    };
+  });
+
+if (want('capture-rate'))
+  await scenario('capture-rate', async () => {
+    const t0 = now();
+    const pcm = await openPcm({ device: 'hw:Dummy', direction: 'capture', ...base });
+    const o = observe(pcm);
+    const first = await o.firstGood(0);
+    const openToFirstGoodMs = first.tRecvMs - t0;
+    await sleep(300);
+    const hw = await hwPtrRate('Dummy', 0, 'capture', 2000);
+    await sleep(300);
+    await pcm.close();
+    return {
+      device: 'hw:Dummy', expectedByteRate: BYTE_RATE, openToFirstGoodMs, params: pcm.params ?? null,
+      byteRate: timelineRate(o.timeline, 500), sampleByteRate: o.sampleRate(first.tRecvMs + 300) * BPF,
+      hwPtrByteRate: hw.framesPerSec * BPF, hwState: hw.stateA, xruns: sampleSum(o, 'xruns'), errors: sampleSum(o, 'errors'),
+      consumerDropped: sampleSum(o, 'consumerDropped'), latenessUsMax: Math.max(...o.samples.map((s) => s.latenessUsMax ?? 0)),
+      events: o.events.map(ev), samples: o.samples.length, stateAfterClose: pcmStatus('Dummy', 0, 'capture').state,
+    };
+  });
+
+if (want('playback-rate'))
+  await scenario('playback-rate', async () => {
+    const pcm = await openPcm({ device: 'hw:Loopback,0,0', direction: 'playback', ...base });
+    const o = observe(pcm);
+    const f = feeder(pcm, null);
+    const first = await o.firstGood(0);
+    await sleep(500);
+    const hw = await hwPtrRate('Loopback', 0, 'playback', 2000);
+    await sleep(300);
+    await f.stop();
+    await pcm.close();
+    return {
+      device: 'hw:Loopback,0,0', expectedByteRate: BYTE_RATE, params: pcm.params ?? null,
+      writeByteRate: timelineRate(f.timeline, 1000), sampleByteRate: o.sampleRate(first.tRecvMs + 300) * BPF,
+      hwPtrByteRate: hw.framesPerSec * BPF, hwState: hw.stateA, xruns: sampleSum(o, 'xruns'), errors: sampleSum(o, 'errors'),
+      starved: sampleSum(o, 'starved'), events: o.events.map(ev),
+    };
+  });
+
+if (want('loopback-pattern'))
+  await scenario('loopback-pattern', async () => {
+    const frames = RATE; // 1 s
+    const pat = pattern(frames);
+    const cap = await openPcm({ device: 'hw:Loopback,1,0', direction: 'capture', ...base });
+    const oc = observe(cap, { keepAudio: true });
+    await oc.firstGood(0);
+    const play = await openPcm({ device: 'hw:Loopback,0,0', direction: 'playback', ...base });
+    const op = observe(play);
+    const f = feeder(play, pat);
+    await sleep(2000);
+    await f.stop();
+    await play.close();
+    await sleep(200);
+    await cap.close();
+    const got = Buffer.concat(oc.chunks);
+    const m = findPattern(got, pat);
+    return {
+      from: 'hw:Loopback,0,0 (engine playback)', to: 'hw:Loopback,1,0 (engine capture)', patternFrames: frames,
+      capturedFrames: got.length / BPF, ...m, intact: m.offsetFrames >= 0 && m.mismatches === 0 && m.comparedFrames === frames,
+      xruns: sampleSum(oc, 'xruns') + sampleSum(op, 'xruns'), consumerDropped: sampleSum(oc, 'consumerDropped'),
+      starved: sampleSum(op, 'starved'), events: [...oc.events, ...op.events].map(ev),
+    };
+  });
+
+if (want('sigstop-xrun'))
+  await scenario('sigstop-xrun', async () => {
+    const child = spawn(process.execPath, [fileURLToPath(new URL('./engine-child.mjs', import.meta.url)),
+      JSON.stringify({ device: 'hw:Dummy', direction: 'capture', ...base })], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const lines = [];
+    let buf = '';
+    let stderr = '';
+    child.stdout.on('data', (b) => {
+      buf += b;
+      let i;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        const l = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        try {
+          lines.push({ ...JSON.parse(l), tRecvMs: now() });
+        } catch {
+          /* ignore */
+        }
+      }
+    });
+    child.stderr.on('data', (b) => (stderr += b));
+    const exited = new Promise((r) => child.on('close', (code, signal) => r({ code, signal })));
+    const t0 = now();
+    while (!lines.some((l) => l.kind === 'sample' && l.frames > 0)) {
+      if (now() - t0 > 10_000 || child.exitCode !== null) throw new Error(`child did not stream: ${stderr} ${JSON.stringify(lines)}`);
+      await sleep(20);
+    }
+    await sleep(1000);
+    const tStop = now();
+    child.kill('SIGSTOP');
+    await sleep(250);
+    const during = pcmStatus('Dummy', 0, 'capture');
+    await sleep(1000 - (now() - tStop));
+    child.kill('SIGCONT');
+    const tCont = now();
+    const stopMs = tCont - tStop;
+    await sleep(1500);
+    child.stdin.end();
+    const ex = await Promise.race([exited, sleep(5000).then(() => ({ timeout: true }))]);
+    if (ex.timeout) child.kill('SIGKILL');
+    const events = lines.filter((l) => l.kind === 'event');
+    const samples = lines.filter((l) => l.kind === 'sample');
+    const xruns = events.filter((e) => e.type === 'xrun');
+    const x = xruns[0];
+    return {
+      device: 'hw:Dummy', stopMs, bufferMs: (PERIOD * PERIODS * 1000) / RATE,
+      xrunEvents: xruns.length, xrunMs: xruns.map((e) => (e.durationUs ?? NaN) / 1000),
+      lostFrames: xruns.map((e) => e.lostFrames ?? null),
+      // Detection relative to SIGCONT: the engine sees the xrun on its first wake-up after the stall.
+      detectAfterContMs: x ? nsToMs(x.tDetectNs) - tCont : null,
+      deliverAfterDetectMs: x ? nsToMs(x.tRecvNs) - nsToMs(x.tDetectNs) : null,
+      sampleXruns: samples.reduce((n, s) => n + (s.xruns ?? 0), 0),
+      sampleXrunMsMax: Math.max(0, ...samples.map((s) => (s.xrunUsMax ?? 0) / 1000)),
+      recovered: events.filter((e) => e.type === 'recovered').map((e) => ({ durationUs: e.durationUs })),
+      otherEvents: events.filter((e) => e.type !== 'xrun' && e.type !== 'recovered').map((e) => e.type),
+      stateDuringStop: during.state, framesAfterCont: samples.filter((s) => s.tRecvMs > tCont + 200).reduce((n, s) => n + s.frames, 0),
+      childExit: ex.code ?? ex, childStderr: stderr.trim(),
+    };
+  }, 30_000);
+
+if (want('unplug'))
+  await scenario('unplug', async () => {
+    const sysfs = sysfsWriter();
+    await sysfs.ready;
+    const pcm = await openPcm({ device: 'hw:Dummy', direction: 'capture', ...base });
+    const o = observe(pcm);
+    await o.firstGood(0);
+    await sleep(1000);
+    const framesBefore = o.samples.reduce((n, s) => n + s.frames, 0);
+
+    // 1. unbind while streaming: the engine must close at once, or the write blocks.
+    const unbind = await sysfs.write(UNBIND, 'snd_dummy.0');
+    await sleep(300);
+    const disc = o.events.filter((e) => e.type === 'disconnect');
+    const d0 = disc[0];
+    const afterUnbind = {
+      unbindMs: unbind.ms, unbindError: unbind.error, disconnectEvents: disc.length, disconnectErrno: d0?.errno ?? null,
+      detectAfterUnbindStartMs: d0 ? nsToMs(d0.tDetectNs) - unbind.tStart : null,
+      jsAfterUnbindStartMs: d0 ? d0.tRecvMs - unbind.tStart : null,
+      lastSampleState: o.samples.at(-1)?.state ?? null, nodesUnbound: sndNodes().filter((n) => /C0/.test(n)),
+      cardListed: /Dummy/.test(cards()),
+    };
+
+    // 2. reopen while unbound fails ENODEV.
+    let reopenWhileUnbound;
+    const nFailedBefore = o.count('reopenFailed');
+    try {
+      await pcm.reopen();
+      reopenWhileUnbound = { ok: true };
+    } catch (e) {
+      reopenWhileUnbound = { ok: false, errno: errnoOf(e), message: String(e?.message ?? e) };
+    }
+    await sleep(50);
+    const rf = o.events.filter((e) => e.type === 'reopenFailed').slice(nFailedBefore);
+    reopenWhileUnbound.reopenFailedEvents = rf.length;
+    reopenWhileUnbound.eventErrno = rf[0]?.errno ?? null;
+
+    // 3. bind, then (no hot-plug-aware reopen in the engine yet) a reopen loop
+    //    from JS; fs.watch on /dev/snd notes when the card's node reappears.
+    let nodeAt = null;
+    const w = watch('/dev/snd', (_t, name) => {
+      if (nodeAt === null && name === 'pcmC0D0c') nodeAt = now();
+    });
+    const bind = await sysfs.write(BIND, 'snd_dummy.0');
+    const tBind = bind.tStart;
+    let attempts = 0;
+    let reopenedAt = null;
+    let lastErr = null;
+    while (now() - tBind < 10_000) {
+      attempts++;
+      try {
+        await pcm.reopen();
+        reopenedAt = now();
+        break;
+      } catch (e) {
+        lastErr = errnoOf(e) ?? String(e?.message ?? e);
+        await sleep(5);
+      }
+    }
+    let firstGoodAt = null;
+    let firstSampleAt = null;
+    if (reopenedAt !== null) {
+      // First good period = first captured audio after the reopen (samples are batched per window).
+      const [d, s] = await Promise.all([o.firstData(tBind, 5000), o.firstGood(tBind, 5000)]);
+      firstGoodAt = d;
+      firstSampleAt = s.tRecvMs;
+    }
+    const reopenedEv = o.events.filter((e) => e.type === 'reopened').at(-1);
+    w.close();
+    const tBack = now();
+    await sleep(1200);
+    const backByteRate = o.sampleRate(tBack) * BPF;
+    const reopenedEvents = o.count('reopened');
+    await pcm.close();
+    await sysfs.close();
+    return {
+      device: 'hw:Dummy', framesBefore, ...afterUnbind, reopenWhileUnbound,
+      bindMs: bind.ms, bindError: bind.error, nodeAppearedAfterBindMs: nodeAt !== null ? nodeAt - tBind : null,
+      reopenAttempts: attempts, lastReopenError: lastErr, bindToReopenedMs: reopenedAt !== null ? reopenedAt - tBind : null,
+      bindToReopenedEventDetectMs: reopenedEv ? nsToMs(reopenedEv.tDetectNs) - tBind : null,
+      bindToFirstGoodMs: firstGoodAt !== null ? firstGoodAt - tBind : null,
+      bindToFirstGoodSampleMs: firstSampleAt !== null ? firstSampleAt - tBind : null,
+      nodeToFirstGoodMs: firstGoodAt !== null && nodeAt !== null ? firstGoodAt - nodeAt : null,
+      reopenedEvents, backByteRate, events: o.events.map(ev),
+    };
+  }, 40_000);
+
+emit({ scenario: 'done', ok: true });
+// The addon's threads must not keep the VM up if a close was missed.
+setTimeout(() => process.exit(0), 200).unref();
