@@ -1,6 +1,7 @@
 // `alsa-health probe DEVICE`: open one PCM, stream it for N seconds, judge it.
 // Exit codes: 0 healthy, 1 not healthy, 2 could not open.
 
+import type { Readable, Writable } from 'node:stream';
 import type { HealthSample, PcmEvent, PcmOptions, PcmParams } from '../types.js';
 import { table } from './table.js';
 
@@ -111,7 +112,7 @@ export function formatProbe(r: ProbeReport): string {
 export interface ProbeDeps {
   openPcm(options: PcmOptions): Promise<{
     params: PcmParams;
-    audio: NodeJS.ReadableStream | NodeJS.WritableStream;
+    audio: Readable | Writable;
     on(event: 'sample', l: (s: HealthSample) => void): unknown;
     on(event: 'event', l: (e: PcmEvent) => void): unknown;
     close(): Promise<void>;
@@ -126,7 +127,7 @@ export async function runProbe(
   options: PcmOptions,
   seconds: number,
   latencyThresholdMs: number,
-  feed: (pcm: { audio: unknown; params: PcmParams }) => { close(): void },
+  feed: (pcm: { audio: Readable | Writable; params: PcmParams }) => { close(): void },
 ): Promise<ProbeOutcome> {
   let pcm: Awaited<ReturnType<ProbeDeps['openPcm']>>;
   try {
