@@ -7,8 +7,18 @@
 import type { HealthSample, PcmEvent } from '../types.js';
 import type { DeviceRecorder } from './metrics.js';
 
-export function applySample(rec: DeviceRecorder, now: number, s: HealthSample): void {
-  if (s.periods > 0 && s.errors === 0) rec.good(now, s.periods, s.frames);
+/**
+ * Audio moved with no error in the window. The window in which a device
+ * vanished can still hold a few periods; its state says it is gone.
+ */
+export function isGoodSample(s: HealthSample): boolean {
+  return s.periods > 0 && s.errors === 0 && s.state !== 'disconnected' && s.state !== 'suspended';
+}
+
+/** Returns whether the sample was a good one. */
+export function applySample(rec: DeviceRecorder, now: number, s: HealthSample): boolean {
+  const good = isGoodSample(s);
+  if (good) rec.good(now, s.periods, s.frames);
   else if (s.frames > 0) rec.moved(now, s.frames);
   else rec.idle();
   if (s.periods > 0 || s.latenessUsMax > 0) rec.lateness(now, s.latenessUsMean, s.latenessUsMax, s.periods);
@@ -16,6 +26,7 @@ export function applySample(rec: DeviceRecorder, now: number, s: HealthSample): 
   rec.lost(now, s.lostFrames, s.consumerDropped, s.starved);
   // Errors are counted from 'error' events; the sample only keeps the last errno for the snapshot.
   if (s.errors > 0) rec.noteErrno(s.lastErrno, s.lastError);
+  return good;
 }
 
 /** What the event means for recovery: 'good' lets a finished recovery reset. */

@@ -68,7 +68,12 @@ export class DeviceRecorder {
   private suspended = false;
   private streaming = false;
   private lastGoodMs: number | null = null;
-  /** Set while a source feeds the device: the supervisor timeout then runs from here until the first good period. */
+  /**
+   * Whether "no good period for supervisorTimeoutMs" applies: while a source
+   * is watched, or once a good period was recorded by hand (the seed's rule).
+   */
+  private supervised = false;
+  /** When watching began: the supervisor timeout runs from here until the first good period. */
   private expectSinceMs: number | null = null;
   private lastErrno: string | null = null;
   private lastError: string | null = null;
@@ -91,10 +96,13 @@ export class DeviceRecorder {
 
   /** A source began feeding the device: from now on, no good period for too long is a problem. */
   expectStreaming(now: number): void {
+    this.supervised = true;
     this.expectSinceMs ??= now;
   }
 
+  /** No source any more: silence is no longer a fault. */
   stopExpecting(): void {
+    this.supervised = false;
     this.expectSinceMs = null;
   }
 
@@ -114,6 +122,7 @@ export class DeviceRecorder {
     this.disconnected = false;
     this.suspended = false;
     this.streaming = true;
+    this.supervised = true;
     this.lastGoodMs = now;
     this.totals.goodPeriods += periods;
     this.totals.frames += frames;
@@ -248,7 +257,7 @@ export class DeviceRecorder {
       consumerDropped: t(F.consumerDropped),
       starved: t(F.starved),
     };
-    const since = this.lastGoodMs ?? this.expectSinceMs;
+    const since = this.supervised ? (this.lastGoodMs ?? this.expectSinceMs) : null;
     return {
       device: this.device,
       direction: this.direction,

@@ -110,7 +110,8 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
 
   /**
    * Feeds the device from a PcmStream or PcmObserver. Its reopen(), when it
-   * has one, becomes the first recovery action. Returns the unwatch function.
+   * has one, becomes the first recovery action. Returns the unwatch function;
+   * call it before closing the source, or its silence will read as a fault.
    */
   watch(source: PcmSource, opts: WatchOptions = {}): () => void {
     const name = opts.name ?? source.device;
@@ -121,8 +122,7 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
     const onSample = (s: HealthSample): void => {
       this.guarded(dev, 'sample', () => {
         const now = this.now();
-        applySample(dev.rec, now, s);
-        if (s.periods > 0 && s.errors === 0) this.recovery.noteGood(name);
+        if (applySample(dev.rec, now, s)) this.recovery.noteGood(name);
         this.assess(dev, now);
       });
     };

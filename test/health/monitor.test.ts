@@ -142,6 +142,33 @@ describe('HealthMonitor.watch', () => {
     m.stop();
   });
 
+  it('a sample that moved periods but reports the device disconnected does not clear the disconnect', () => {
+    const { m } = monitor({ hysteresisMs: 0 });
+    const src = new FakeSource('hw:1,0');
+    src.reopenImpl = () => new Promise(() => {});
+    m.watch(src);
+    m.start();
+    src.sample();
+    src.event('disconnect', { errno: 'ENODEV' });
+    src.sample({ periods: 3, frames: 2880, state: 'disconnected' }); // the window the device vanished in
+    expect(m.metrics('hw:1,0')!.disconnected).toBe(true);
+    expect(m.status('hw:1,0')).toBe('critical');
+    m.stop();
+  });
+
+  it('after unwatch, silence is no longer a fault', () => {
+    const { m } = monitor({ checkIntervalMs: 1000 });
+    const src = new FakeSource('hw:0,0');
+    const unwatch = m.watch(src);
+    m.start();
+    src.sample();
+    unwatch();
+    vi.advanceTimersByTime(60_000);
+    expect(m.status('hw:0,0')).toBe('healthy');
+    expect(m.metrics('hw:0,0')!.sinceGoodMs).toBeNull();
+    m.stop();
+  });
+
   it("'suspend' is degraded and counted; 'resume' clears it", () => {
     const { m } = monitor();
     const src = new FakeSource('hw:0,0');
