@@ -69,6 +69,11 @@ export class Daemon {
     });
   }
 
+  /** `HOST:PORT` the HTTP server listens on, or '' when off. */
+  get httpAddress(): string {
+    return this.listenAddr;
+  }
+
   /** Read the config: explicit file, the default file, or the built-in mock when the machine has no sound card. */
   async readConfig(): Promise<DaemonConfig> {
     const explicit = this.opts.configPath;

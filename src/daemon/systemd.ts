@@ -36,6 +36,7 @@ export class Notifier {
   readonly watchdog: WatchdogSettings | null;
   private timer: NodeJS.Timeout | null = null;
   private lastStatus = '';
+  private isReady = false;
   private readonly notify: NotifyFn;
 
   constructor(private readonly opts: NotifierOptions) {
@@ -44,17 +45,18 @@ export class Notifier {
   }
 
   ready(status: string): void {
+    this.isReady = true;
     this.lastStatus = oneLine(status);
     this.notify(`READY=1\nSTATUS=${this.lastStatus}`);
     this.startWatchdog();
   }
 
-  /** Sent only when the text changes. */
+  /** Sent only when the text changes, and only after READY=1 (which carries the status of its time). */
   status(text: string): void {
     const line = oneLine(text);
     if (line === this.lastStatus) return;
     this.lastStatus = line;
-    this.notify(`STATUS=${line}`);
+    if (this.isReady) this.notify(`STATUS=${line}`);
   }
 
   reloading(): void {
