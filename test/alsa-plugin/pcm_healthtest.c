@@ -717,6 +717,8 @@ static void arm(struct ht *h, uint64_t now, snd_pcm_state_t st, int force)
 				}
 			}
 			t = frame_time(h, f);
+			if (t < now)
+				t = now; /* ready now, but held back by a stall */
 		}
 		/* fault transitions */
 		for (i = 0; i < h->nfaults; i++) {

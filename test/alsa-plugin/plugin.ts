@@ -15,7 +15,7 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -92,6 +92,20 @@ async function writeIfChanged(file: string, text: string): Promise<void> {
   await rename(tmp, file); // atomic: a concurrent reader sees old or new
 }
 
+/** Session files of runs long gone (best effort; a test's own are minutes old). */
+async function pruneStates(dir: string, olderThanMs: number): Promise<void> {
+  const limit = Date.now() - olderThanMs;
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    if (!name.endsWith('.state')) continue;
+    const p = path.join(dir, name);
+    try {
+      if ((await stat(p)).mtimeMs < limit) await unlink(p);
+    } catch {
+      /* raced with another pruner */
+    }
+  }
+}
+
 let cached: Promise<PluginSetup> | undefined;
 
 /**
@@ -119,6 +133,7 @@ export function ensurePlugin(): Promise<PluginSetup> {
       if (/[: "\\]/.test(p)) throw new Error(`path unusable in ALSA_CONFIG_PATH or a conf: ${p}`);
     }
     await mkdir(stateDir, { recursive: true });
+    await pruneStates(stateDir, 3_600_000);
     await writeIfChanged(confPath, confText(soPath, stateDir));
     const alsaConfigPath = `${systemAlsaConf()}:${confPath}`;
     return {
