@@ -82,10 +82,11 @@ suite('kernel VM: alsa-health engine on snd-dummy / snd-aloop', () => {
 
   it('plays hw:Loopback,0,0 at 192000 B/s, no xruns', () => {
     const r = get('playback-rate');
-    console.log(`[kernel] engine hw:Loopback,0,0 playback: ${f0(r.writeByteRate)} B/s (Writable accepted), ${f0(r.sampleByteRate)} B/s (samples), ${f0(r.hwPtrByteRate)} B/s (hw_ptr); starved ${r.starved}; xruns ${r.xruns}`);
+    console.log(`[kernel] engine hw:Loopback,0,0 playback: ${f0(r.acceptedByteRate)} B/s (taken from the Writable), ${f0(r.sampleByteRate)} B/s (samples), ${f0(r.hwPtrByteRate)} B/s (hw_ptr); starved ${r.starved}; xruns ${r.xruns}`);
     within(r.sampleByteRate, BYTE_RATE, 0.03);
     within(r.hwPtrByteRate, BYTE_RATE, 0.03);
-    within(r.writeByteRate, BYTE_RATE, 0.05);
+    // JS refills the ring when it is half empty (~150 ms steps): a coarse figure.
+    within(r.acceptedByteRate, BYTE_RATE, 0.1);
     expect(r.xruns).toBe(0);
     expect(r.errors).toBe(0);
   });
@@ -112,7 +113,7 @@ suite('kernel VM: alsa-health engine on snd-dummy / snd-aloop', () => {
     const r = get('unplug');
     console.log(`[kernel] engine unplug: unbind took ${f1(r.unbindMs)} ms; disconnect detected ${f1(r.detectAfterUnbindStartMs)} ms after unbind start (JS ${f1(r.jsAfterUnbindStartMs)} ms); ${r.disconnectEvents} disconnect event(s), errno ${r.disconnectErrno}`);
     console.log(`[kernel] engine unplug: reopen while unbound -> ${JSON.stringify(r.reopenWhileUnbound)}`);
-    console.log(`[kernel] engine unplug: bind ${f1(r.bindMs)} ms; /dev/snd/pcmC0D0c back ${f1(r.nodeAppearedAfterBindMs)} ms after bind; reopen loop (no hot-plug-aware reopen yet): ${r.reopenAttempts} attempt(s), reopened ${f1(r.bindToReopenedMs)} ms after bind, first audio ${f1(r.bindToFirstGoodMs)} ms after bind (${f1(r.nodeToFirstGoodMs)} ms after the node appeared), first good sample window ${f1(r.bindToFirstGoodSampleMs)} ms; back at ${f0(r.backByteRate)} B/s`);
+    console.log(`[kernel] engine unplug: bind ${f1(r.bindMs)} ms; /dev/snd/pcmC0D0c back ${f1(r.nodeAppearedAfterBindMs)} ms after bind; reopen loop (no hot-plug-aware reopen yet): ${r.reopenAttempts} attempt(s), reopened ${f1(r.bindToReopenedMs)} ms after bind, kernel's first period ${f1(r.bindToKernelFirstPeriodMs)} ms after bind, first audio in JS ${f1(r.bindToFirstGoodMs)} ms after bind (${f1(r.nodeToFirstGoodMs)} ms after the node appeared), first good sample window ${f1(r.bindToFirstGoodSampleMs)} ms; back at ${f0(r.backByteRate)} B/s`);
     expect(r.unbindError).toBeNull();
     expect(r.disconnectEvents).toBe(1);
     expect(r.disconnectErrno).toBe('ENODEV');

@@ -12,6 +12,7 @@
 // $AH_RUN_DIR inside the guest (a place to write files the host reads back).
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -48,6 +49,8 @@ export interface VmResult {
   /** Everything the guest printed on ttyS0 (kernel + init markers). */
   console: string;
   timedOut: boolean;
+  /** Host 1-minute load average before and after (TCG timing suffers on a busy host). */
+  hostLoad: [number, number];
 }
 
 function which(cmd: string): string | null {
@@ -110,6 +113,7 @@ export async function runInVm(command: string, opts: VmOptions = {}): Promise<Vm
     '-virtfs', `local,path=${runDir},mount_tag=run,security_model=none`,
     '-append', `console=ttyS0 panic=-1 quiet ah.run=${runDir}`,
   ];
+  const load0 = loadavg()[0] ?? 0;
   const t0 = performance.now();
   const child = spawn(QEMU, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let consoleText = '';
@@ -145,6 +149,7 @@ export async function runInVm(command: string, opts: VmOptions = {}): Promise<Vm
     kernel: /^@@AH:KERNEL (\S+)/m.exec(consoleText)?.[1] ?? null,
     console: consoleText,
     timedOut,
+    hostLoad: [load0, loadavg()[0] ?? 0],
   };
   const err = /^@@AH:ERROR (.*)$/m.exec(consoleText);
   if (err) result.stderr += `\n[vm] init: ${err[1]}`;
@@ -169,5 +174,5 @@ export function jsonLines<T = Record<string, unknown>>(stdout: string): T[] {
 
 /** One line for the test log. */
 export function describeRun(r: VmResult): string {
-  return `kernel ${r.kernel ?? '?'}; boot ${Math.round(r.bootMs)} ms host wall to command start (guest uptime ${r.guestBootS ?? '?'} s); whole VM ${Math.round(r.wallMs)} ms; exit ${r.exitCode}${r.timedOut ? ' (TIMED OUT)' : ''}`;
+  return `kernel ${r.kernel ?? '?'}; boot ${Math.round(r.bootMs)} ms host wall to command start (guest uptime ${r.guestBootS ?? '?'} s); whole VM ${Math.round(r.wallMs)} ms; exit ${r.exitCode}${r.timedOut ? ' (TIMED OUT)' : ''}; host load ${r.hostLoad.map((x) => x.toFixed(1)).join(' -> ')}`;
 }

@@ -13,6 +13,9 @@ const BYTE_RATE = RATE * CH * 2;
 const PERIOD = 480; // 10 ms
 const BUFFER = 1920; // 40 ms
 const fmt = ['-f', 'S16_LE', '-r', String(RATE), '-c', String(CH), '-t', 'raw', `--period-size=${PERIOD}`, `--buffer-size=${BUFFER}`];
+// Rate and integrity scenarios: 100 ms buffer, so a TCG vCPU the host deschedules
+// for a moment (other jobs on a small CI box) does not overrun.
+const roomy = fmt.map((a) => (a === `--buffer-size=${BUFFER}` ? `--buffer-size=${PERIOD * 10}` : a));
 const UNBIND = '/sys/bus/platform/drivers/snd_dummy/unbind';
 const BIND = '/sys/bus/platform/drivers/snd_dummy/bind';
 
@@ -24,7 +27,7 @@ emit({ scenario: 'env', ok: true, node: process.version, cards: cards(), dev: sn
 if (want('dummy-capture-rate'))
   await scenario('dummy-capture-rate', async () => {
     const secs = 3;
-    const a = track('arecord', ['-D', 'hw:Dummy', ...fmt, '-d', String(secs)]);
+    const a = track('arecord', ['-D', 'hw:Dummy', ...roomy, '-d', String(secs)]);
     while (a.firstDataAt === null && now() - a.startedAt < 5000) await sleep(20);
     await sleep(300);
     const hw = await hwPtrRate('Dummy', 0, 'capture', 1500);
@@ -40,7 +43,7 @@ if (want('loopback-playback-rate'))
   await scenario('loopback-playback-rate', async () => {
     const secs = 3;
     const data = pattern(secs * RATE);
-    const p = track('aplay', ['-D', 'hw:Loopback,0,0', ...fmt]);
+    const p = track('aplay', ['-D', 'hw:Loopback,0,0', ...roomy]);
     // Feed in 100 ms chunks, honouring the pipe's back-pressure; the write
     // timeline is the rate aplay consumes at.
     const timeline = [];
@@ -70,10 +73,10 @@ if (want('loopback-pattern'))
   await scenario('loopback-pattern', async () => {
     const frames = 2 * RATE;
     const pat = pattern(frames);
-    const cap = track('arecord', ['-D', 'hw:Loopback,1,0', ...fmt, '-d', '4'], { keep: true });
+    const cap = track('arecord', ['-D', 'hw:Loopback,1,0', ...roomy, '-d', '4'], { keep: true });
     while (cap.firstDataAt === null && now() - cap.startedAt < 5000) await sleep(20);
     await sleep(200);
-    const play = track('aplay', ['-D', 'hw:Loopback,0,0', ...fmt]);
+    const play = track('aplay', ['-D', 'hw:Loopback,0,0', ...roomy]);
     play.child.stdin.end(pat);
     const pex = await play.exited;
     const cex = await cap.exited;
@@ -88,7 +91,7 @@ if (want('loopback-pattern'))
 
 if (want('sigstop-xrun'))
   await scenario('sigstop-xrun', async () => {
-    const a = track('arecord', ['-D', 'hw:Dummy', ...fmt]);
+    const a = track('arecord', ['-D', 'hw:Dummy', ...roomy]);
     while (a.firstDataAt === null && now() - a.startedAt < 5000) await sleep(20);
     await sleep(1000);
     const tStop = now();
@@ -104,7 +107,7 @@ if (want('sigstop-xrun'))
     const ex = await a.exited;
     const xruns = [...ex.stderr.matchAll(/(overrun|underrun)!!! \(at least ([\d.]+) ms long\)/g)].map((m) => Number(m[2]));
     return {
-      device: 'hw:Dummy', stopMs, bufferMs: (BUFFER / RATE) * 1000, xruns, xrunCount: xruns.length,
+      device: 'hw:Dummy', stopMs, bufferMs: ((PERIOD * 10) / RATE) * 1000, xruns, xrunCount: xruns.length,
       stateDuringStop: during.state, availDuringStop: during.avail, stateAfter: after.state, stderr: ex.stderr.trim(),
     };
   });

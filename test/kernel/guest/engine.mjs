@@ -15,6 +15,9 @@ const BYTE_RATE = RATE * BPF;
 const PERIOD = 480; // 10 ms
 const PERIODS = 4; // 40 ms buffer
 const base = { rate: RATE, channels: 2, format: 'S16_LE', periodFrames: PERIOD, bufferPeriods: PERIODS, sampleIntervalMs: 100 };
+// Rate and integrity scenarios: a 100 ms buffer, so a TCG vCPU that the host
+// deschedules for a moment (other jobs on a 2-CPU CI box) does not underrun.
+const roomy = { ...base, bufferPeriods: 10 };
 const UNBIND = '/sys/bus/platform/drivers/snd_dummy/unbind';
 const BIND = '/sys/bus/platform/drivers/snd_dummy/bind';
 
@@ -27,16 +30,20 @@ emit({ scenario: 'env', ok: true, node: process.version, engineLoadMs: now() - t
 
 /** Feed a playback PcmStream from `data` (then silence), honouring back-pressure, until stop(). */
 function feeder(pcm, data, chunkBytes = BYTE_RATE / 50) {
-  const st = { written: 0, timeline: [], stopped: false };
+  // timeline: bytes the engine took into its ring (write callbacks), over time.
+  const st = { written: 0, accepted: 0, timeline: [], stopped: false };
   st.done = (async () => {
     let off = 0;
     const silence = Buffer.alloc(chunkBytes);
     while (!st.stopped) {
       const chunk = data && off < data.length ? data.subarray(off, off + chunkBytes) : silence;
       off += chunk.length;
-      const ok = pcm.audio.write(chunk);
+      const ok = pcm.audio.write(chunk, () => {
+        if (st.stopped) return; // close() completes a pending write: not taken by the PCM
+        st.accepted += chunk.length;
+        st.timeline.push([now(), st.accepted]);
+      });
       st.written += chunk.length;
-      st.timeline.push([now(), st.written]);
       if (!ok) await new Promise((r) => pcm.audio.once('drain', r));
     }
   })();
@@ -62,7 +69,7 @@ if (want('list'))
 if (want('capture-rate'))
   await scenario('capture-rate', async () => {
     const t0 = now();
-    const pcm = await openPcm({ device: 'hw:Dummy', direction: 'capture', ...base });
+    const pcm = await openPcm({ device: 'hw:Dummy', direction: 'capture', ...roomy });
     const o = observe(pcm);
     const first = await o.firstGood(0);
     const openToFirstGoodMs = first.tRecvMs - t0;
@@ -81,7 +88,10 @@ if (want('capture-rate'))
 
 if (want('playback-rate'))
   await scenario('playback-rate', async () => {
-    const pcm = await openPcm({ device: 'hw:Loopback,0,0', direction: 'playback', ...base });
+    const tOpen = now();
+    const rt = process.env.AH_RT ? { rtPriority: Number(process.env.AH_RT) } : {};
+    const pcm = await openPcm({ device: 'hw:Loopback,0,0', direction: 'playback', ...roomy, ...rt });
+    const tOpened = now();
     const o = observe(pcm);
     const f = feeder(pcm, null);
     const first = await o.firstGood(0);
@@ -92,9 +102,11 @@ if (want('playback-rate'))
     await pcm.close();
     return {
       device: 'hw:Loopback,0,0', expectedByteRate: BYTE_RATE, params: pcm.params ?? null,
-      writeByteRate: timelineRate(f.timeline, 1000), sampleByteRate: o.sampleRate(first.tRecvMs + 300) * BPF,
+      acceptedByteRate: timelineRate(f.timeline, 1000), sampleByteRate: o.sampleRate(first.tRecvMs + 300) * BPF,
       hwPtrByteRate: hw.framesPerSec * BPF, hwState: hw.stateA, xruns: sampleSum(o, 'xruns'), errors: sampleSum(o, 'errors'),
-      starved: sampleSum(o, 'starved'), events: o.events.map(ev),
+      starved: sampleSum(o, 'starved'), openMs: tOpened - tOpen,
+      starvedAtMs: o.samples.filter((x) => x.starved > 0).map((x) => Math.round(nsToMs(x.tEndNs) - tOpened)),
+      events: o.events.map((e) => ({ ...ev(e), afterOpenMs: Math.round(nsToMs(e.tDetectNs) - tOpened) })),
     };
   });
 
@@ -102,10 +114,10 @@ if (want('loopback-pattern'))
   await scenario('loopback-pattern', async () => {
     const frames = RATE; // 1 s
     const pat = pattern(frames);
-    const cap = await openPcm({ device: 'hw:Loopback,1,0', direction: 'capture', ...base });
+    const cap = await openPcm({ device: 'hw:Loopback,1,0', direction: 'capture', ...roomy });
     const oc = observe(cap, { keepAudio: true });
     await oc.firstGood(0);
-    const play = await openPcm({ device: 'hw:Loopback,0,0', direction: 'playback', ...base });
+    const play = await openPcm({ device: 'hw:Loopback,0,0', direction: 'playback', ...roomy });
     const op = observe(play);
     const f = feeder(play, pat);
     await sleep(2000);
@@ -126,7 +138,7 @@ if (want('loopback-pattern'))
 if (want('sigstop-xrun'))
   await scenario('sigstop-xrun', async () => {
     const child = spawn(process.execPath, [fileURLToPath(new URL('./engine-child.mjs', import.meta.url)),
-      JSON.stringify({ device: 'hw:Dummy', direction: 'capture', ...base })], { stdio: ['pipe', 'pipe', 'pipe'] });
+      JSON.stringify({ device: 'hw:Dummy', direction: 'capture', ...roomy })], { stdio: ['pipe', 'pipe', 'pipe'] });
     const lines = [];
     let buf = '';
     let stderr = '';
@@ -156,8 +168,8 @@ if (want('sigstop-xrun'))
     await sleep(250);
     const during = pcmStatus('Dummy', 0, 'capture');
     await sleep(1000 - (now() - tStop));
-    child.kill('SIGCONT');
     const tCont = now();
+    child.kill('SIGCONT');
     const stopMs = tCont - tStop;
     await sleep(1500);
     child.stdin.end();
@@ -166,9 +178,10 @@ if (want('sigstop-xrun'))
     const events = lines.filter((l) => l.kind === 'event');
     const samples = lines.filter((l) => l.kind === 'sample');
     const xruns = events.filter((e) => e.type === 'xrun');
-    const x = xruns[0];
+    // The stop's xrun is the long one; any other would be spurious.
+    const x = [...xruns].sort((a, b) => (b.durationUs ?? 0) - (a.durationUs ?? 0))[0];
     return {
-      device: 'hw:Dummy', stopMs, bufferMs: (PERIOD * PERIODS * 1000) / RATE,
+      device: 'hw:Dummy', stopMs, bufferMs: (PERIOD * roomy.bufferPeriods * 1000) / RATE,
       xrunEvents: xruns.length, xrunMs: xruns.map((e) => (e.durationUs ?? NaN) / 1000),
       lostFrames: xruns.map((e) => e.lostFrames ?? null),
       // Detection relative to SIGCONT: the engine sees the xrun on its first wake-up after the stall.
@@ -226,6 +239,19 @@ if (want('unplug'))
     const w = watch('/dev/snd', (_t, name) => {
       if (nodeAt === null && name === 'pcmC0D0c') nodeAt = now();
     });
+    // The kernel's view: when the reopened substream has moved its first period.
+    let kernelFirstPeriodAt = null;
+    let polling = true;
+    const poller = (async () => {
+      while (polling) {
+        const k = pcmStatus('Dummy', 0, 'capture');
+        if (k.state === 'running' && typeof k.hw_ptr === 'number' && k.hw_ptr >= PERIOD) {
+          kernelFirstPeriodAt = now();
+          return;
+        }
+        await sleep(1);
+      }
+    })();
     const bind = await sysfs.write(BIND, 'snd_dummy.0');
     const tBind = bind.tStart;
     let attempts = 0;
@@ -252,6 +278,8 @@ if (want('unplug'))
     }
     const reopenedEv = o.events.filter((e) => e.type === 'reopened').at(-1);
     w.close();
+    await Promise.race([poller, sleep(1000)]);
+    polling = false;
     const tBack = now();
     await sleep(1200);
     const backByteRate = o.sampleRate(tBack) * BPF;
@@ -264,6 +292,7 @@ if (want('unplug'))
       reopenAttempts: attempts, lastReopenError: lastErr, bindToReopenedMs: reopenedAt !== null ? reopenedAt - tBind : null,
       bindToReopenedEventDetectMs: reopenedEv ? nsToMs(reopenedEv.tDetectNs) - tBind : null,
       bindToFirstGoodMs: firstGoodAt !== null ? firstGoodAt - tBind : null,
+      bindToKernelFirstPeriodMs: kernelFirstPeriodAt !== null ? kernelFirstPeriodAt - tBind : null,
       bindToFirstGoodSampleMs: firstSampleAt !== null ? firstSampleAt - tBind : null,
       nodeToFirstGoodMs: firstGoodAt !== null && nodeAt !== null ? firstGoodAt - nodeAt : null,
       reopenedEvents, backByteRate, events: o.events.map(ev),
