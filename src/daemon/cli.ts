@@ -170,7 +170,7 @@ async function probeCommand(device: string, f: ProbeFlags): Promise<number> {
   );
   if (!out.report) {
     const e = out.error as (Error & { code?: string }) | undefined;
-    process.stderr.write(`alsa-health probe: cannot open ${dev.pcm}: ${e?.message ?? 'unknown error'}${e?.code ? ` (${e.code})` : ''}\n`);
+    process.stderr.write(`alsa-health probe: cannot open ${dev.pcm}: ${e?.message ?? 'unknown error'}${e?.code && !e.message.includes(e.code) ? ` (${e.code})` : ''}\n`);
     if (f.json) process.stdout.write(`${JSON.stringify({ opened: false, error: e?.message, code: e?.code ?? null })}\n`);
     return out.exitCode;
   }
