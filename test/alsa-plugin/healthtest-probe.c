@@ -134,6 +134,7 @@ static int stream(const char *dev, int playback, long ms, snd_pcm_uframes_t peri
 	int nfds, err, fatal = 0;
 	uint64_t t0, end, frames = 0, wakeups = 0, xruns = 0, suspends = 0, resumes = 0,
 		resume_tries = 0, errors = 0, maxgap = 0, last = 0;
+	snd_pcm_sframes_t delay_max = 0;
 	char rs[64];
 	snd_pcm_state_t st;
 
@@ -184,6 +185,11 @@ static int stream(const char *dev, int playback, long ms, snd_pcm_uframes_t peri
 			last = t;
 		}
 		wakeups++;
+		{
+			snd_pcm_sframes_t d;
+			if (snd_pcm_delay(pcm, &d) == 0 && d > delay_max)
+				delay_max = d;
+		}
 		if (revents & (POLLERR | POLLHUP | POLLNVAL)) {
 			st = snd_pcm_state(pcm);
 			revents_str(revents, rs, sizeof(rs));
@@ -241,12 +247,12 @@ static int stream(const char *dev, int playback, long ms, snd_pcm_uframes_t peri
 		int derr = snd_pcm_delay(pcm, &d);
 		printf("{\"ev\":\"summary\",\"ms\":%.3f,\"frames\":%llu,\"wakeups\":%llu,\"xruns\":%llu,"
 		       "\"suspends\":%llu,\"resumes\":%llu,\"errors\":%llu,\"state\":\"%s\",\"maxGapMs\":%.3f,"
-		       "\"delayErr\":\"%s\"}\n",
+		       "\"delayErr\":\"%s\",\"delayMaxFrames\":%ld}\n",
 		       (double)(now_ns() - t0) / 1e6, (unsigned long long)frames,
 		       (unsigned long long)wakeups, (unsigned long long)xruns,
 		       (unsigned long long)suspends, (unsigned long long)resumes,
 		       (unsigned long long)errors, snd_pcm_state_name(st), (double)maxgap / 1e6,
-		       derr < 0 ? ename(-derr) : "");
+		       derr < 0 ? ename(-derr) : "", (long)delay_max);
 	}
 	free(buf);
 	snd_pcm_close(pcm);

@@ -18,18 +18,20 @@
  *
  *   pcm_type.healthtest { lib "/abs/path/libasound_module_pcm_healthtest.so" }
  *   pcm.healthtest {
- *     @args [ FAULTS ID TRACE ]
+ *     @args [ FAULTS ID TRACE MONOTONIC ]
  *     @args.FAULTS { type string default "" }
  *     @args.ID     { type string default "" }
  *     @args.TRACE  { type string default "" }
+ *     @args.MONOTONIC { type integer default 0 }
  *     type healthtest
  *     faults $FAULTS        # fault script, below
  *     id $ID                # session id, below
  *     trace $TRACE          # file: one JSON line per event, appended
  *     state_dir "/abs/dir"  # where sessions live (default $HEALTHTEST_STATE_DIR
  *                           # or /tmp/alsa-healthtest-<uid>)
- *     # monotonic yes       # timestamps (trigger, status) on CLOCK_MONOTONIC;
- *                           # default: gettimeofday, which alsa-utils expects
+ *     monotonic $MONOTONIC  # 1/yes: timestamps (trigger, status) on
+ *                           # CLOCK_MONOTONIC; default 0: gettimeofday, which
+ *                           # alsa-utils assume for an ioplug PCM
  *   }
  *
  * Device names:  healthtest

@@ -385,6 +385,17 @@ describe.skipIf(skipReason !== null)('test ALSA plugin (healthtest) under alsa-u
       expect(r.summary).toMatchObject({ suspends: 1, resumes: 1, xruns: 0 });
     });
 
+    it('delay@T+D=X adds X ms to snd_pcm_delay() inside the window only', async () => {
+      // a 200 ms buffer bounds the plain delay (no xrun); +200 ms is beyond it
+      const plain = await probe(['stream', pluginDevice(), 'capture', '500', '960', '10']);
+      const late = await probe(['stream', pluginDevice('delay@100+200=200'), 'capture', '500', '960', '10']);
+      expect(plain.code, plain.err).toBe(0);
+      expect(late.code, late.err).toBe(0);
+      expect(plain.summary!.delayMaxFrames as number).toBeGreaterThanOrEqual(960);
+      expect(plain.summary!.delayMaxFrames as number).toBeLessThanOrEqual(9600);
+      expect(late.summary!.delayMaxFrames as number).toBeGreaterThanOrEqual(960 + 9600);
+    });
+
     it('no fd or timer leak over 200 open/start/close cycles', async () => {
       const r = await probe(['leak', pluginDevice('', { id: newSessionId('leak') }), '200']);
       expect(r.code, r.out + r.err).toBe(0);

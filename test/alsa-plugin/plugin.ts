@@ -67,14 +67,16 @@ pcm_type.${PLUGIN_PCM} {
   lib "${soPath}"
 }
 pcm.${PLUGIN_PCM} {
-  @args [ FAULTS ID TRACE ]
+  @args [ FAULTS ID TRACE MONOTONIC ]
   @args.FAULTS { type string default "" }
   @args.ID { type string default "" }
   @args.TRACE { type string default "" }
+  @args.MONOTONIC { type integer default 0 }
   type ${PLUGIN_PCM}
   faults $FAULTS
   id $ID
   trace $TRACE
+  monotonic $MONOTONIC
   state_dir "${stateDir}"
   hint.description "alsa-health test PCM (fake clocked card, fault injection)"
 }
@@ -181,6 +183,11 @@ export interface DeviceOptions {
   id?: string;
   /** append JSON-lines events here (see readTrace) */
   trace?: string;
+  /**
+   * status/trigger timestamps on CLOCK_MONOTONIC (SND_PCM_IOPLUG_FLAG_MONOTONIC);
+   * default gettimeofday, which is what alsa-utils assume for an ioplug PCM
+   */
+  monotonic?: boolean;
 }
 
 /**
@@ -196,6 +203,7 @@ export function pluginDevice(
   const id = opts.id ?? newSessionId();
   const parts = [`FAULTS="${script}"`, `ID="${id}"`];
   if (opts.trace) parts.push(`TRACE="${opts.trace}"`);
+  if (opts.monotonic) parts.push('MONOTONIC=1');
   for (const p of [script, id, opts.trace ?? '']) {
     if (/["\\]/.test(p)) throw new Error(`quote or backslash not allowed in a device argument: ${p}`);
   }
