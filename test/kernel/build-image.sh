@@ -37,7 +37,7 @@ log() { echo "[build-image] $*" >&2; }
 
 missing=()
 for t in qemu-system-x86_64:qemu-system-x86 busybox:busybox-static depmod:kmod modprobe:kmod \
-         cpio:cpio xz:xz-utils dpkg-deb:dpkg apt-get:apt gzip:gzip; do
+         cpio:cpio xz:xz-utils dpkg-deb:dpkg apt-get:apt gzip:gzip flock:util-linux; do
   command -v "${t%%:*}" >/dev/null 2>&1 || missing+=("${t#*:}")
 done
 if ((${#missing[@]})); then
@@ -51,6 +51,9 @@ if ldd "$BUSYBOX" >/dev/null 2>&1; then
 fi
 
 mkdir -p "$CACHE/debs"
+# One builder at a time (two test runs, or CI and a developer, may start together).
+exec 9>"$CACHE/.lock"
+flock 9
 
 # --- which kernel package -------------------------------------------------
 KPKG=${KERNEL_PKG:-}
@@ -119,7 +122,7 @@ else
       esac
       echo "/$rel" >> "$IR/etc/ah-modules"
     done
-  cp "$KROOT/lib/modules/$KVER"/modules.{order,builtin} "$IR/lib/modules/$KVER/" 2>/dev/null || true
+  cp "$KROOT/lib/modules/$KVER"/modules.{order,builtin,builtin.modinfo} "$IR/lib/modules/$KVER/" 2>/dev/null || true
   depmod -b "$IR" "$KVER"
   cp "$HERE/init.sh" "$IR/init"
   chmod 755 "$IR/init"

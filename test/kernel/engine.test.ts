@@ -129,4 +129,17 @@ suite('kernel VM: alsa-health engine on snd-dummy / snd-aloop', () => {
     expect(r.reopenedEvents).toBeGreaterThanOrEqual(1);
     within(r.backByteRate, BYTE_RATE, 0.05);
   });
+
+  it('hot-plug-aware reopen: the engine reopens by itself when the node reappears, <= 100 ms to audio', (ctx) => {
+    const r = get('hotplug');
+    if (!r.selfReopened) {
+      console.log(`[kernel] engine hot-plug: NOT BUILT YET - no reopen by the engine within 2 s of bind (node back ${f1(r.nodeAppearedAfterBindMs)} ms after bind); events ${JSON.stringify(r.events.map((e: R) => e.type))}`);
+      ctx.skip();
+      return;
+    }
+    console.log(`[kernel] engine hot-plug: node back ${f1(r.nodeAppearedAfterBindMs)} ms after bind, engine reopened ${f1(r.reopenedAfterBindMs)} ms after bind, kernel's first period ${f1(r.nodeToKernelFirstPeriodMs)} ms and first audio in JS ${f1(r.nodeToFirstAudioMs)} ms after the node appeared`);
+    // DESIGN target: device back (node reappears) -> streaming again <= 100 ms.
+    expect(r.nodeToKernelFirstPeriodMs).not.toBeNull();
+    expect(r.nodeToKernelFirstPeriodMs).toBeLessThanOrEqual(100);
+  });
 });

@@ -54,6 +54,29 @@ function feeder(pcm, data, chunkBytes = BYTE_RATE / 50) {
   return st;
 }
 
+/** Polls procfs (1 ms) for the hw:Dummy capture substream running with its first period moved. */
+function kernelFirstPeriod() {
+  let at = null;
+  let polling = true;
+  const p = (async () => {
+    while (polling) {
+      const k = pcmStatus('Dummy', 0, 'capture');
+      if (k.state === 'running' && typeof k.hw_ptr === 'number' && k.hw_ptr >= PERIOD) {
+        at = now();
+        return;
+      }
+      await sleep(1);
+    }
+  })();
+  return {
+    async result(waitMs) {
+      await Promise.race([p, sleep(waitMs)]);
+      polling = false;
+      return at;
+    },
+  };
+}
+
 const sampleSum = (o, k) => o.samples.reduce((n, s) => n + (s[k] ?? 0), 0);
 
 if (want('list'))
@@ -240,18 +263,7 @@ if (want('unplug'))
       if (nodeAt === null && name === 'pcmC0D0c') nodeAt = now();
     });
     // The kernel's view: when the reopened substream has moved its first period.
-    let kernelFirstPeriodAt = null;
-    let polling = true;
-    const poller = (async () => {
-      while (polling) {
-        const k = pcmStatus('Dummy', 0, 'capture');
-        if (k.state === 'running' && typeof k.hw_ptr === 'number' && k.hw_ptr >= PERIOD) {
-          kernelFirstPeriodAt = now();
-          return;
-        }
-        await sleep(1);
-      }
-    })();
+    const kfp = kernelFirstPeriod();
     const bind = await sysfs.write(BIND, 'snd_dummy.0');
     const tBind = bind.tStart;
     let attempts = 0;
@@ -278,8 +290,7 @@ if (want('unplug'))
     }
     const reopenedEv = o.events.filter((e) => e.type === 'reopened').at(-1);
     w.close();
-    await Promise.race([poller, sleep(1000)]);
-    polling = false;
+    const kernelFirstPeriodAt = await kfp.result(1000);
     const tBack = now();
     await sleep(1200);
     const backByteRate = o.sampleRate(tBack) * BPF;
@@ -298,6 +309,48 @@ if (want('unplug'))
       reopenedEvents, backByteRate, events: o.events.map(ev),
     };
   }, 40_000);
+
+if (want('hotplug'))
+  // Hot-plug-aware reopen: after unbind + bind, does the engine reopen by itself
+  // (inotify on /dev/snd), without JS calling reopen()? Measures node -> first audio.
+  await scenario('hotplug', async () => {
+    const sysfs = sysfsWriter();
+    await sysfs.ready;
+    const pcm = await openPcm({ device: 'hw:Dummy', direction: 'capture', ...base });
+    const o = observe(pcm);
+    await o.firstGood(0);
+    await sleep(500);
+    const unbind = await sysfs.write(UNBIND, 'snd_dummy.0');
+    await sleep(300);
+    let nodeAt = null;
+    const w = watch('/dev/snd', (_t, name) => {
+      if (nodeAt === null && name === 'pcmC0D0c') nodeAt = now();
+    });
+    const nReopened = o.count('reopened');
+    const kfp = kernelFirstPeriod();
+    const bind = await sysfs.write(BIND, 'snd_dummy.0');
+    const tBind = bind.tStart;
+    let firstAudioAt = null;
+    try {
+      firstAudioAt = await o.firstData(tBind, 2000);
+    } catch {
+      /* no self-reopen */
+    }
+    const kernelFirstPeriodAt = await kfp.result(firstAudioAt !== null ? 1000 : 0);
+    w.close();
+    const reopened = o.events.filter((e) => e.type === 'reopened').slice(nReopened);
+    await pcm.close();
+    await sysfs.close();
+    return {
+      device: 'hw:Dummy', unbindMs: unbind.ms, selfReopened: reopened.length > 0 && firstAudioAt !== null,
+      nodeAppearedAfterBindMs: nodeAt !== null ? nodeAt - tBind : null,
+      reopenedAfterBindMs: reopened[0] ? nsToMs(reopened[0].tDetectNs) - tBind : null,
+      nodeToKernelFirstPeriodMs: kernelFirstPeriodAt !== null && nodeAt !== null ? kernelFirstPeriodAt - nodeAt : null,
+      nodeToFirstAudioMs: firstAudioAt !== null && nodeAt !== null ? firstAudioAt - nodeAt : null,
+      bindToFirstAudioMs: firstAudioAt !== null ? firstAudioAt - tBind : null,
+      events: o.events.map(ev),
+    };
+  }, 20_000);
 
 emit({ scenario: 'done', ok: true });
 // The addon's threads must not keep the VM up if a close was missed.
