@@ -5,7 +5,7 @@
  *   npx vitest run test/alsa-plugin
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,6 +20,8 @@ function missingTools(): string | null {
     if (r.error || r.status !== 0) return `${tool} not runnable (${r.error?.message ?? r.stderr}); install alsa-utils`;
   }
   if (spawnSync('cc', ['--version']).error) return 'no C compiler (cc); install gcc';
+  if (!existsSync('/usr/include/alsa/pcm_ioplug.h') && spawnSync('pkg-config', ['--exists', 'alsa']).status !== 0)
+    return 'alsa-lib headers missing (alsa/pcm_ioplug.h); install libasound2-dev';
   return null;
 }
 const skipReason = missingTools();
