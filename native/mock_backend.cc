@@ -117,8 +117,7 @@ int MockBackend::Prepare() {
   hwBase_ = 0;
   appl_ = 0;
   stallUntilNs_ = 0;
-  pendingIoErr_ = 0;
-  ArmClock(0);
+  ArmClock(0);  // an injected I/O error stays pending: it must surface once
   return 0;
 }
 
@@ -236,12 +235,16 @@ void MockBackend::Apply(const MockFault& f, int64_t now) {
       state_ = SND_PCM_STATE_XRUN;
       triggerNs_ = now;
       break;
-    case FaultType::kStall:
+    case FaultType::kStall: {
       if (!running) return;
-      // The device keeps its clock; only our wake-ups come late.
-      stallUntilNs_ = now + f.durationNs;
+      // The device keeps its clock; the wake-up that was due next comes
+      // durationMs late, and none comes before it.
+      int64_t p = std::max<int64_t>(1, clockPeriodNs_);
+      int64_t nextTick = clockAnchorNs_ + ((now - clockAnchorNs_) / p + 1) * p;
+      stallUntilNs_ = nextTick + f.durationNs;
       ArmClock(stallUntilNs_);
       break;
+    }
     case FaultType::kDelay:
       delayExtraNs_ = f.extraNs;
       delayUntilNs_ = now + f.durationNs;
@@ -285,6 +288,8 @@ void MockBackend::ArmClock(int64_t firstNs) {
   if (clockFd_ < 0) return;
   // Round up so a wake-up never comes before its period is complete.
   int64_t periodNs = (int64_t(p_.periodFrames) * kNsPerSec + p_.rate - 1) / p_.rate;
+  clockAnchorNs_ = firstNs;
+  clockPeriodNs_ = periodNs;
   SetTimer(clockFd_, firstNs, firstNs ? periodNs : 0);
 }
 

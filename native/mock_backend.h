@@ -64,6 +64,8 @@ class MockBackend : public PcmBackend {
   int64_t appl_ = 0;    // frames the application read or wrote
   int64_t triggerNs_ = 0;
   int64_t stallUntilNs_ = 0;
+  int64_t clockAnchorNs_ = 0;  // the clock timer ticks at anchor + k * period
+  int64_t clockPeriodNs_ = 0;
   int64_t delayExtraNs_ = 0;
   int64_t delayUntilNs_ = 0;
   int64_t suspendUntilNs_ = 0;

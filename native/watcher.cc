@@ -73,6 +73,11 @@ void Watcher::Join() {
 void Watcher::Run() {
   RunOpened();
   backend_->Close();
+  if (window_.tStartNs != 0) {
+    // The last, partial window: nothing measured is lost on close.
+    phase_ = Phase::kClosed;
+    EmitSample(NowNs());
+  }
   if (exit_) exit_();
 }
 
@@ -146,7 +151,8 @@ int Watcher::StartStream() {
 // Playback starts with a full buffer (what JS queued, then silence), as aplay does.
 int Watcher::Prefill() {
   size_t periodBytes = scratch_.size();
-  for (;;) {
+  // Bounded by the buffer size: an unclocked PCM (alsa-lib's null) never fills.
+  for (uint64_t done = 0; done + params_.periodFrames <= params_.bufferFrames; done += params_.periodFrames) {
     int64_t avail = backend_->AvailUpdate();
     if (avail < 0) return int(avail);
     if (avail < int64_t(params_.periodFrames)) return 0;
@@ -157,6 +163,7 @@ int Watcher::Prefill() {
     int64_t n = backend_->Write(scratch_.data(), params_.periodFrames);
     if (n < 0) return int(n);
   }
+  return 0;
 }
 
 void Watcher::RunLoop() {
@@ -315,8 +322,10 @@ void Watcher::GoodPeriod(int64_t now) {
 }
 
 // The one place that maps an ALSA error to what the engine does about it.
-void Watcher::HandleError(int err, int64_t now) {
+void Watcher::HandleError(int err, int64_t) {
   if (err == -EAGAIN || err == -EINTR) return;
+  // Detection time is now, not the wake-up: a fault can land while we work.
+  int64_t now = NowNs();
   if (recursion_ > 2) {  // recovery itself keeps failing: stop trying in place
     backend_->Close();
     phase_ = Phase::kClosed;

@@ -101,7 +101,14 @@ export class Daemon {
   }
 
   /** Start everything; resolves after READY=1. Throws ConfigError (exit 78) or a listen error. */
-  async start(): Promise<void> {
+  start(): Promise<void> {
+    // A SIGHUP that arrives while starting waits for the start to finish.
+    const run = this.doStart();
+    this.busy = run.catch(() => undefined);
+    return run;
+  }
+
+  private async doStart(): Promise<void> {
     this.config = await this.readConfig();
     this.opts.logger.level = this.config.logLevel;
     this.log.info({ config: this.configSource, devices: this.config.devices.map((d) => d.name) }, 'starting');
@@ -125,7 +132,7 @@ export class Daemon {
   }
 
   private async doReload(): Promise<void> {
-    if (this.stopping) return;
+    if (this.stopping || !this.config) return;
     this.notifier.reloading();
     let next: DaemonConfig;
     try {
@@ -215,6 +222,7 @@ export class Daemon {
   }
 
   private async addDevice(cfg: DeviceConfig): Promise<void> {
+    if (this.stopping) return;
     const slot = new DeviceSlot(cfg, this.opts.deps.openPcm, this.opts.logger, this.now);
     this.slots.set(cfg.name, slot);
     slot.on('sample', (s) => this.metrics.observeSample(cfg.name, s));
