@@ -145,6 +145,8 @@ int Watcher::StartStream() {
   int err = backend_->Start();
   if (err < 0) return err;
   started_ = true;
+  startNs_ = NowNs();
+  lastTransferNs_ = 0;
   return 0;
 }
 
@@ -314,6 +316,7 @@ void Watcher::NotifyAudioIfDue() {
 }
 
 void Watcher::GoodPeriod(int64_t now) {
+  lastTransferNs_ = now;
   if (recoverStartNs_ == 0) return;
   double us = double(now - recoverStartNs_) / 1000.0;
   recoverStartNs_ = 0;
@@ -347,11 +350,17 @@ void Watcher::HandleError(int err, int64_t) {
 void Watcher::OnXrun(int64_t now) {
   // "At least X": from the moment the device stopped (status trigger
   // timestamp in XRUN state) to now, as aplay reports it.
+  // Some PCMs (alsa-lib's ioplug plugins) never move the trigger timestamp
+  // off the stream's start; then the xrun began, at the latest, one buffer
+  // after the last transfer left the buffer empty (capture) or full (playback).
   PcmStatusInfo st;
-  double lenUs = 0;
-  if (backend_->Status(&st) == 0 && st.state == SND_PCM_STATE_XRUN && st.triggerNs > 0 &&
+  int64_t xrunAt = 0;
+  if (backend_->Status(&st) == 0 && st.state == SND_PCM_STATE_XRUN && st.triggerNs > startNs_ &&
       st.triggerNs <= now)
-    lenUs = double(now - st.triggerNs) / 1000.0;
+    xrunAt = st.triggerNs;
+  else if (lastTransferNs_ > 0)
+    xrunAt = lastTransferNs_ + int64_t(FramesToUs(int64_t(params_.bufferFrames)) * 1000.0);
+  double lenUs = xrunAt > 0 && xrunAt < now ? double(now - xrunAt) / 1000.0 : 0;
   int64_t lost = int64_t(lenUs * params_.rate / 1e6);
   window_.xruns++;
   window_.xrunUsMax = std::max(window_.xrunUsMax, lenUs);

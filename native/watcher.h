@@ -92,6 +92,8 @@ class Watcher {
   Phase phase_ = Phase::kClosed;
   bool started_ = false;          // playback: prefill done, starvation now counts
   int64_t recoverStartNs_ = 0;    // in-place recovery in progress since
+  int64_t startNs_ = 0;           // the stream's last start
+  int64_t lastTransferNs_ = 0;    // the last good period since that start
   int resumeTries_ = 0;
   int64_t nextResumeNs_ = 0;
   int recursion_ = 0;

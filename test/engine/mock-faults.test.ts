@@ -14,8 +14,8 @@ describe('fault script through the watcher', () => {
       sampleIntervalMs: 50,
       mock: {
         faults: [
-          { at: 200, type: 'xrun', count: 5, everyMs: 60 },
-          { at: 700, type: 'stall', durationMs: 40 },
+          { at: 150, type: 'xrun', count: 5, everyMs: 100 },
+          { at: 750, type: 'stall', durationMs: 40 },
           { at: 1000, type: 'disconnect', durationMs: 300 },
           { at: 1000, type: 'openFail', count: 2, errno: 'EBUSY' },
         ],
@@ -63,7 +63,7 @@ describe('fault script through the watcher', () => {
     const late = rec.samples.filter((s) => s.latenessUsMax >= 40_000);
     expect(late.length).toBeGreaterThanOrEqual(1);
     const lateAtMs = Number(late[0]!.tEndNs - start) / 1e6;
-    expect(lateAtMs).toBeGreaterThan(700);
+    expect(lateAtMs).toBeGreaterThan(750);
     expect(lateAtMs).toBeLessThan(900);
     // ...and is not an xrun.
     expect(rec.samples.filter((s) => s.xruns > 0 && s.latenessUsMax >= 40_000)).toHaveLength(0);
@@ -100,6 +100,7 @@ describe('fault script through the watcher', () => {
       device: 'mock:suspend',
       direction: 'playback',
       periodFrames: 480,
+      bufferPeriods: 8,
       sampleIntervalMs: 50,
       mock: {
         faults: [
