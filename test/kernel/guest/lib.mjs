@@ -49,17 +49,36 @@ export function pcmStatus(card, dev, dir) {
   return o;
 }
 
-/** hw_ptr frames/s over `ms`, read from procfs (the kernel's own pointer). */
+/**
+ * hw_ptr frames/s over `ms`, read from procfs (the kernel's own pointer) every
+ * 50 ms and fitted by least squares, so one read delayed by a descheduled vCPU
+ * does not skew the figure.
+ */
 export async function hwPtrRate(card, dev, dir, ms = 1500) {
-  const a = pcmStatus(card, dev, dir);
-  const ta = now();
-  await sleep(ms);
-  const b = pcmStatus(card, dev, dir);
-  const tb = now();
-  if (typeof a.hw_ptr !== 'number' || typeof b.hw_ptr !== 'number') {
-    return { error: `no hw_ptr (state ${a.state} -> ${b.state})` };
+  const pts = [];
+  const t0 = now();
+  let stateA = null;
+  let stateB = null;
+  while (now() - t0 <= ms) {
+    const a = now();
+    const st = pcmStatus(card, dev, dir);
+    const b = now();
+    stateA ??= st.state;
+    stateB = st.state;
+    if (typeof st.hw_ptr === 'number') pts.push([(a + b) / 2, st.hw_ptr]);
+    await sleep(50);
   }
-  return { framesPerSec: ((b.hw_ptr - a.hw_ptr) * 1000) / (tb - ta), stateA: a.state, stateB: b.state };
+  if (pts.length < 3) return { error: `no hw_ptr (state ${stateA} -> ${stateB})`, framesPerSec: NaN, stateA, stateB };
+  const n = pts.length;
+  const mt = pts.reduce((s, p) => s + p[0], 0) / n;
+  const mf = pts.reduce((s, p) => s + p[1], 0) / n;
+  let num = 0;
+  let den = 0;
+  for (const [t, f] of pts) {
+    num += (t - mt) * (f - mf);
+    den += (t - mt) ** 2;
+  }
+  return { framesPerSec: (num / den) * 1000, points: n, stateA, stateB };
 }
 
 export function sndNodes() {
