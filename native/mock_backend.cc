@@ -37,6 +37,9 @@ void Drain(int fd) {
 
 int MockBackend::Open(const PcmConfig& cfg, NegotiatedParams* out) {
   Close();
+  // Fault times count from the first open (the stream starts right after it),
+  // so { at: 0, type: 'openFail' } fails the very first open.
+  if (t0Ns_ == 0) t0Ns_ = NowNs();
   ApplyDueFaults(NowNs());
   if (NowNs() < disconnectedUntilNs_) return -ENODEV;
   if (openFailsLeft_ > 0) {
@@ -126,10 +129,6 @@ int MockBackend::Start() {
   if (state_ == SND_PCM_STATE_DISCONNECTED) return -ENODEV;
   if (state_ != SND_PCM_STATE_PREPARED) return -EBADFD;
   int64_t now = NowNs();
-  if (t0Ns_ == 0) {
-    t0Ns_ = now;
-    ArmFaultTimer();
-  }
   runStartNs_ = now;
   triggerNs_ = now;
   state_ = SND_PCM_STATE_RUNNING;

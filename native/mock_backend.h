@@ -46,7 +46,7 @@ class MockBackend : public PcmBackend {
   // The card: survives close and reopen, like a device that outlives a client.
   std::vector<MockFault> script_;
   size_t next_ = 0;
-  int64_t t0Ns_ = 0;  // first start; fault times count from here
+  int64_t t0Ns_ = 0;  // first open; fault times count from here
   int64_t disconnectedUntilNs_ = 0;
   uint32_t openFailsLeft_ = 0;
   int openFailErr_ = 0;

@@ -225,10 +225,8 @@ void PcmHandle::OnTsfnFinalize(Napi::Env env, void*, PcmHandle* self) {
 
 // Main thread, after the watcher released the TSFN (or the env is going away).
 void PcmHandle::Finish(Napi::Env env) {
-  if (watcher_) {
-    watcher_->RequestStop();
-    watcher_->Join();
-  }
+  // Free the thread, its eventfd and the ring now, not when GC gets to us.
+  watcher_.reset();
   tsfnLive_ = false;
   state_ = State::kClosed;
   if (env != nullptr) {
