@@ -73,13 +73,16 @@ describe('HealthMonitor over the mock backend', () => {
     await until('a successful reopen', () => activity.some((a) => a.type === 'success'), 15_000);
     await until('healthy again', () => monitor.status('hdmi') === 'healthy', 8000);
 
+    // healthy → critical → healthy; a loaded machine may add a real xrun, so
+    // 'degraded' steps are allowed in between, nothing else.
     const to = changes.map((c) => c.to);
-    expect(to[0]).toBe('healthy');
-    expect(to[1]).toBe('critical');
-    expect(to.at(-1)).toBe('healthy');
-    expect(to.slice(2, -1).every((s) => s === 'degraded')).toBe(true);
-    expect(changes[1]!.reasons).toContain('disconnected');
-    expect(changes[1]!.score).toBe(0);
+    const trace = JSON.stringify(changes.map((c) => [c.to, c.reasons]));
+    expect(to[0], trace).toBe('healthy');
+    expect(to.at(-1), trace).toBe('healthy');
+    expect(to.filter((s) => s !== 'degraded'), trace).toEqual(['healthy', 'critical', 'healthy']);
+    const critical = changes.find((c) => c.to === 'critical')!;
+    expect(critical.reasons).toContain('disconnected');
+    expect(critical.score).toBe(0);
     expect(changes.at(-1)!.reasons).toEqual([]);
 
     const failures = activity.filter((a): a is Extract<RecoveryActivity, { type: 'failure' }> => a.type === 'failure');
