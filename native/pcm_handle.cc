@@ -41,10 +41,7 @@ PcmHandle::~PcmHandle() {
 }
 
 void PcmHandle::Shutdown() {
-  if (watcher_) {
-    watcher_->RequestStop();
-    watcher_->Join();
-  }
+  if (watcher_) watcher_->Shutdown();
   data_ = nullptr;
 }
 
@@ -125,7 +122,7 @@ Napi::Value PcmHandle::Read(const Napi::CallbackInfo& info) {
   RingBuffer* ring = watcher_ ? watcher_->Ring() : nullptr;
   if (!ring || state_ == State::kIdle || state_ == State::kOpening) return env.Null();
   size_t n = std::min(ring->Used(), max);
-  watcher_->ArmAudioNotify();
+  watcher_->ArmAudioNotify();  // after close too: harmless, nobody posts
   if (n == 0) return env.Null();
   auto buf = Napi::Buffer<uint8_t>::New(env, n);
   size_t got = ring->Read(buf.Data(), n);
@@ -225,8 +222,9 @@ void PcmHandle::OnTsfnFinalize(Napi::Env env, void*, PcmHandle* self) {
 
 // Main thread, after the watcher released the TSFN (or the env is going away).
 void PcmHandle::Finish(Napi::Env env) {
-  // Free the thread, its eventfd and the ring now, not when GC gets to us.
-  watcher_.reset();
+  // Join the thread and close its eventfd now, not when GC gets to us; the
+  // ring stays so JS can drain the last audio.
+  if (watcher_) watcher_->Shutdown();
   tsfnLive_ = false;
   state_ = State::kClosed;
   if (env != nullptr) {

@@ -31,10 +31,13 @@ void NameThread(const std::string& device) {
 Watcher::Watcher(PcmConfig cfg, std::unique_ptr<PcmBackend> backend, Post post, Exit exit)
     : cfg_(std::move(cfg)), backend_(std::move(backend)), post_(std::move(post)), exit_(std::move(exit)) {}
 
-Watcher::~Watcher() {
+Watcher::~Watcher() { Shutdown(); }
+
+void Watcher::Shutdown() {
   RequestStop();
   Join();
   if (cmdFd_ >= 0) close(cmdFd_);
+  cmdFd_ = -1;
 }
 
 int Watcher::Start() {

@@ -34,6 +34,8 @@ class Watcher {
   void RequestReopen(uint32_t id);
   void RequestStop();
   void Join();
+  // Stop, join and close the eventfd; the ring stays readable for a last drain.
+  void Shutdown();
 
   // Valid once kOpened was delivered; lives as long as the watcher.
   RingBuffer* Ring() { return ring_.get(); }

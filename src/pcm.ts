@@ -85,8 +85,11 @@ export class PcmStream extends EventEmitter<PcmStreamEvents> implements PcmSourc
   /** Stops and joins the watcher thread; idempotent. */
   close(): Promise<void> {
     this.#closed ??= this.#handle.close().then(() => {
-      if (this.audio instanceof Readable) this.audio.push(null);
-      else this.#dropPending();
+      if (this.audio instanceof Readable) {
+        // Whatever the thread captured before it stopped still reaches the reader.
+        for (let chunk = this.#handle.read(); chunk; chunk = this.#handle.read()) this.audio.push(chunk);
+        this.audio.push(null);
+      } else this.#dropPending();
       this.emit('close');
     });
     return this.#closed;

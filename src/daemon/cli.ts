@@ -47,7 +47,7 @@ function safeNotify(send: (m: string) => boolean, log: () => DaemonLog['logger']
 }
 
 async function runDaemon(opts: { config?: string; pretty?: boolean }): Promise<void> {
-  const [{ createLog }, { Daemon }] = await Promise.all([import('./log.js'), import('./daemon.js')]);
+  const [{ createLog }, { Daemon, readDaemonConfig }] = await Promise.all([import('./log.js'), import('./daemon.js')]);
   const log = await createLog({ level: 'info', pretty: opts.pretty === true });
   const logger = log.logger;
   const exit = (code: number): never => {
@@ -63,19 +63,8 @@ async function runDaemon(opts: { config?: string; pretty?: boolean }): Promise<v
     exit(1);
   });
 
-  let pcm: typeof import('../pcm.js');
-  try {
-    pcm = await import('../pcm.js');
-  } catch (err) {
-    logger.fatal({ err }, 'cannot load the native engine (see README: building from source)');
-    return exit(1);
-  }
-  const daemon = new Daemon({
-    ...(opts.config ? { configPath: opts.config } : {}),
-    logger,
-    deps: { openPcm: pcm.openPcm, sdNotify: safeNotify(pcm.sdNotify, () => logger) },
-  });
-
+  // Signals first: a SIGTERM while the engine loads or devices open is still a clean stop.
+  let daemon: InstanceType<typeof Daemon> | null = null;
   let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) return;
@@ -85,24 +74,44 @@ async function runDaemon(opts: { config?: string; pretty?: boolean }): Promise<v
       logger.error({ signal }, 'shutdown took over 1.8 s; exiting anyway');
       exit(1);
     }, 1800).unref();
-    void daemon.stop(signal).then(() => exit(0));
+    void (daemon ? daemon.stop(signal) : Promise.resolve()).then(() => exit(0));
   };
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGHUP', () => {
+    if (!daemon) return void logger.warn('SIGHUP while starting: ignored');
     logger.info('SIGHUP: reloading the config');
     daemon.reload().catch((err: unknown) => logger.error({ err }, 'reload failed'));
   });
 
+  // The config before the engine: a bad one is exit 78 whether or not the addon loads.
+  let initialConfig: Awaited<ReturnType<typeof readDaemonConfig>>;
+  try {
+    initialConfig = await readDaemonConfig(opts.config, logger.child({ component: 'daemon' }));
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    logger.fatal({ config: err.source, problems: err.problems }, 'bad config: refusing to start');
+    process.stderr.write(`alsa-health: ${err.message}\n`);
+    return exit(EX_CONFIG);
+  }
+  let pcm: typeof import('../pcm.js');
+  try {
+    pcm = await import('../pcm.js');
+  } catch (err) {
+    logger.fatal({ err }, 'cannot load the native engine (see README: building from source)');
+    return exit(1);
+  }
+  if (stopping) return;
+  daemon = new Daemon({
+    ...(opts.config ? { configPath: opts.config } : {}),
+    initialConfig,
+    logger,
+    deps: { openPcm: pcm.openPcm, sdNotify: safeNotify(pcm.sdNotify, () => logger) },
+  });
   try {
     await daemon.start();
   } catch (err) {
-    if (err instanceof ConfigError) {
-      logger.fatal({ config: err.source, problems: err.problems }, 'bad config: refusing to start');
-      process.stderr.write(`alsa-health: ${err.message}\n`);
-      await daemon.stop('bad config');
-      return exit(EX_CONFIG);
-    }
+    // Config errors were caught above; this is e.g. the HTTP port taken.
     logger.fatal({ err }, 'cannot start');
     await daemon.stop('start failed');
     return exit(1);

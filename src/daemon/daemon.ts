@@ -37,6 +37,33 @@ export interface DaemonOptions {
   configPath?: string;
   logger: Logger;
   deps: DaemonDeps;
+  /** Already read and validated (the CLI checks the config before it loads the engine). */
+  initialConfig?: { config: DaemonConfig; source: string };
+}
+
+/**
+ * The config to run: the explicit file, else DEFAULT_CONFIG_PATH if present,
+ * else the built-in mock device when the machine has no sound card (logged).
+ * Throws ConfigError (exit 78).
+ */
+export async function readDaemonConfig(
+  configPath: string | undefined,
+  log: Logger,
+  soundCard: () => boolean = hasSoundCard,
+): Promise<{ config: DaemonConfig; source: string }> {
+  if (configPath) return { config: await loadConfig(configPath), source: configPath };
+  if (existsSync(DEFAULT_CONFIG_PATH)) return { config: await loadConfig(DEFAULT_CONFIG_PATH), source: DEFAULT_CONFIG_PATH };
+  if (soundCard()) {
+    throw new ConfigError('(none)', [
+      {
+        path: '',
+        value: '(no file)',
+        reason: `no --config given and no ${DEFAULT_CONFIG_PATH}; this machine has sound cards, so say which to watch (see 'alsa-health list')`,
+      },
+    ]);
+  }
+  log.warn('no config file and no sound card (/dev/snd/pcm*): running the built-in mock device mock:builtin');
+  return { config: builtinMockConfig(), source: '(built-in mock)' };
 }
 
 /** Errors that mean "the device is not there" rather than "it misbehaves". */
@@ -74,30 +101,11 @@ export class Daemon {
     return this.listenAddr;
   }
 
-  /** Read the config: explicit file, the default file, or the built-in mock when the machine has no sound card. */
+  /** Read the config (see readDaemonConfig) and remember where it came from. */
   async readConfig(): Promise<DaemonConfig> {
-    const explicit = this.opts.configPath;
-    if (explicit) {
-      this.configSource = explicit;
-      return loadConfig(explicit);
-    }
-    if (existsSync(DEFAULT_CONFIG_PATH)) {
-      this.configSource = DEFAULT_CONFIG_PATH;
-      return loadConfig(DEFAULT_CONFIG_PATH);
-    }
-    const card = (this.opts.deps.hasSoundCard ?? hasSoundCard)();
-    if (card) {
-      throw new ConfigError('(none)', [
-        {
-          path: '',
-          value: '(no file)',
-          reason: `no --config given and no ${DEFAULT_CONFIG_PATH}; this machine has sound cards, so say which to watch (see 'alsa-health list')`,
-        },
-      ]);
-    }
-    this.configSource = '(built-in mock)';
-    this.log.warn('no config file and no sound card (/dev/snd/pcm*): running the built-in mock device mock:builtin');
-    return builtinMockConfig();
+    const { config, source } = await readDaemonConfig(this.opts.configPath, this.log, this.opts.deps.hasSoundCard);
+    this.configSource = source;
+    return config;
   }
 
   /** Start everything; resolves after READY=1. Throws ConfigError (exit 78) or a listen error. */
@@ -109,7 +117,10 @@ export class Daemon {
   }
 
   private async doStart(): Promise<void> {
-    this.config = await this.readConfig();
+    if (this.opts.initialConfig) {
+      this.config = this.opts.initialConfig.config;
+      this.configSource = this.opts.initialConfig.source;
+    } else this.config = await this.readConfig();
     this.opts.logger.level = this.config.logLevel;
     this.log.info({ config: this.configSource, devices: this.config.devices.map((d) => d.name) }, 'starting');
     const view: HealthView = { devices: () => this.views() };

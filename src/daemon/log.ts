@@ -1,5 +1,7 @@
 // The daemon's logger: pino JSON on stdout (journald keeps it), or pino-pretty for a terminal.
-// Asynchronous writes; flush() before exit so the last lines are not lost.
+// Synchronous writes (pino's default): the daemon logs a few lines per status change, never per
+// period, and sync writes keep order and lose nothing at exit. An asynchronous SonicBoom was tried:
+// flushSync() at exit wrote the buffer ahead of a write still in flight, out of order.
 
 import { pino, type Logger, type LevelWithSilent } from 'pino';
 
@@ -34,7 +36,7 @@ export async function createLog(opts: LogOptions): Promise<DaemonLog> {
       return log;
     }
   }
-  const dest = pino.destination({ fd, sync: false, minLength: 0 });
+  const dest = pino.destination({ fd, sync: true });
   const logger = pino({ level: opts.level, base: { pid: process.pid } }, dest);
   return {
     logger,
