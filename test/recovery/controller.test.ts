@@ -181,6 +181,21 @@ describe('RecoveryController', () => {
     expect(c.snapshot('d').gaveUp).toBe(false);
   });
 
+  it('attempts that "succeed" but never bring the device back still count toward maxAttempts', async () => {
+    const c = controller({ config: { maxAttempts: 3 } });
+    const cb = vi.fn();
+    c.registerCallback('noop', cb);
+    const escalations = vi.fn();
+    c.on('escalate', escalations);
+    for (let i = 0; i < 100; i++) {
+      c.request('d'); // the monitor asks at every assessment while the device stays critical
+      await advance(100);
+    }
+    expect(cb).toHaveBeenCalledTimes(3);
+    expect(escalations).toHaveBeenCalledTimes(1);
+    expect(c.snapshot('d').gaveUp).toBe(true);
+  });
+
   it('a scheduled retry is skipped when the device is no longer in trouble', async () => {
     let needed = true;
     const c = controller({ isNeeded: () => needed });
