@@ -44,9 +44,10 @@ export class Child {
       });
     });
     this.proc.stderr!.on('data', (c: Buffer) => (this.stderr += c.toString()));
-    this.exited = new Promise((resolve) =>
-      this.proc.on('exit', (code, signal) => resolve({ code, signal, at: performance.now() })),
-    );
+    // 'exit' gives the time; 'close' (stdio drained) gives every log line.
+    let at = 0;
+    this.proc.on('exit', () => (at = performance.now()));
+    this.exited = new Promise((resolve) => this.proc.on('close', (code, signal) => resolve({ code, signal, at })));
   }
 
   /** The first log line (past or future) matching pred. */
@@ -95,7 +96,7 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 
       p.kill('SIGKILL');
       reject(new Error(`alsa-health ${args.join(' ')}: timed out\n${stdout}\n${stderr}`));
     }, timeoutMs);
-    p.on('exit', (code) => {
+    p.on('close', (code) => {
       clearTimeout(t);
       resolve({ code, stdout, stderr });
     });
