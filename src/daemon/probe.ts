@@ -54,7 +54,7 @@ export function judgeProbe(
   for (const e of events) count[e.type] = (count[e.type] ?? 0) + 1;
   const xruns = sum((s) => s.xruns);
   const errors = sum((s) => s.errors);
-  const lastErrno = [...samples].reverse().find((s) => s.lastErrno)?.lastErrno ?? null;
+  const lastErrno = [...samples].reverse().find((s) => s.errors > 0 && s.lastErrno)?.lastErrno ?? null;
   const latenessMs = late.length ? { p50: round(percentile(late, 50)), p99: round(percentile(late, 99)), max: round(late[late.length - 1] ?? 0) } : null;
   const delayMs = moving.length
     ? {
