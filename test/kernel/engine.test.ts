@@ -98,9 +98,12 @@ suite('kernel VM: alsa-health engine on snd-dummy / snd-aloop', () => {
     expect(r.xruns).toBe(0);
   });
 
-  it('SIGSTOP of a streaming child for 1 s -> exactly one xrun, "at least ~1000 ms"', () => {
-    const r = get('sigstop-xrun');
-    console.log(`[kernel] engine SIGSTOP ${f0(r.stopMs)} ms (buffer ${r.bufferMs} ms) -> ${r.xrunEvents} xrun event(s): at least ${r.xrunMs.map(f1).join(', ')} ms; detected ${f1(r.detectAfterContMs)} ms after SIGCONT, in JS ${f1(r.deliverAfterDetectMs)} ms later; recovered ${JSON.stringify(r.recovered)}`);
+  it.each([
+    ['capture hw:Dummy', 'sigstop-xrun'],
+    ['playback hw:Loopback,0,0', 'sigstop-xrun-playback'],
+  ])('SIGSTOP of a child streaming %s for 1 s -> exactly one xrun, "at least ~1000 ms"', (_what, name) => {
+    const r = get(name);
+    console.log(`[kernel] engine ${r.direction} ${r.device} SIGSTOP ${f0(r.stopMs)} ms (buffer ${r.bufferMs} ms) -> ${r.xrunEvents} xrun event(s): at least ${r.xrunMs.map(f1).join(', ')} ms; detected ${f1(r.detectAfterContMs)} ms after SIGCONT, in JS ${f1(r.deliverAfterDetectMs)} ms later; recovered ${JSON.stringify(r.recovered)}`);
     expect(r.xrunEvents).toBe(1);
     expect(r.sampleXruns).toBe(1);
     expect(r.xrunMs[0]).toBeGreaterThan(r.stopMs - r.bufferMs - 60);
@@ -127,6 +130,21 @@ suite('kernel VM: alsa-health engine on snd-dummy / snd-aloop', () => {
     expect(r.bindToReopenedMs).not.toBeNull();
     expect(r.bindToFirstGoodMs).not.toBeNull();
     expect(r.reopenedEvents).toBeGreaterThanOrEqual(1);
+    within(r.backByteRate, BYTE_RATE, 0.05);
+  });
+
+  it('playback: unbind the Loopback card while playing -> one disconnect (ENODEV), closed at once, bind -> reopen plays', () => {
+    const r = get('unplug-playback');
+    console.log(`[kernel] engine playback unplug: unbind took ${f1(r.unbindMs)} ms; disconnect detected ${f1(r.detectAfterUnbindStartMs)} ms after unbind start; ${r.disconnectEvents} disconnect event(s), errno ${r.disconnectErrno}; reopen while unbound ${JSON.stringify(r.reopenWhileUnbound)}; reopened ${f1(r.bindToReopenedMs)} ms after bind (${r.reopenAttempts} attempt(s)); back at ${f0(r.backByteRate)} B/s`);
+    expect(r.unbindError).toBeNull();
+    expect(r.disconnectEvents).toBe(1);
+    expect(r.disconnectErrno).toBe('ENODEV');
+    expect(r.unbindMs).toBeLessThan(250);
+    expect(r.cardListed).toBe(false);
+    expect(r.reopenWhileUnbound.ok).toBe(false);
+    expect(r.reopenWhileUnbound.errno).toBe('ENODEV');
+    expect(r.bindError).toBeNull();
+    expect(r.bindToReopenedMs).not.toBeNull();
     within(r.backByteRate, BYTE_RATE, 0.05);
   });
 

@@ -15,15 +15,25 @@ try {
   process.exit(2);
 }
 let bytes = 0;
+let closing = false;
 pcm.on('event', (e) => out({ kind: 'event', tRecvNs: process.hrtime.bigint(), ...e }));
 pcm.on('sample', (s) => out({ kind: 'sample', bytes, ...s }));
 if (opts.direction === 'capture') {
   pcm.audio.on('data', (b) => {
     bytes += b.length;
   });
+} else {
+  // Keep the playback fed (silence), honouring back-pressure.
+  const chunk = Buffer.alloc(3840);
+  const pump = () => {
+    while (!closing) {
+      bytes += chunk.length;
+      if (!pcm.audio.write(chunk)) return void pcm.audio.once('drain', pump);
+    }
+  };
+  setImmediate(pump);
 }
 out({ kind: 'opened', params: pcm.params ?? null, t: process.hrtime.bigint() });
-let closing = false;
 const stop = async () => {
   if (closing) return;
   closing = true;

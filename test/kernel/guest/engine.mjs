@@ -25,7 +25,14 @@ const only = new Set(process.argv.slice(2));
 const want = (n) => only.size === 0 || only.has(n);
 
 const tLoad = now();
-const { openPcm, listPcms } = await engine();
+let api;
+try {
+  api = await engine();
+} catch (e) {
+  emit({ scenario: 'env', ok: false, error: String(e?.stack ?? e) });
+  process.exit(3);
+}
+const { openPcm, listPcms } = api;
 emit({ scenario: 'env', ok: true, node: process.version, engineLoadMs: now() - tLoad, cards: cards(), dev: sndNodes() });
 
 /** Feed a playback PcmStream from `data` (then silence), honouring back-pressure, until stop(). */
@@ -158,10 +165,10 @@ if (want('loopback-pattern'))
     };
   });
 
-if (want('sigstop-xrun'))
-  await scenario('sigstop-xrun', async () => {
+/** SIGSTOP a child process that streams `device` through the engine for 1 s. */
+async function sigstopChild(device, direction, card, dev) {
     const child = spawn(process.execPath, [fileURLToPath(new URL('./engine-child.mjs', import.meta.url)),
-      JSON.stringify({ device: 'hw:Dummy', direction: 'capture', ...roomy })], { stdio: ['pipe', 'pipe', 'pipe'] });
+      JSON.stringify({ device, direction, ...roomy })], { stdio: ['pipe', 'pipe', 'pipe'] });
     const lines = [];
     let buf = '';
     let stderr = '';
@@ -189,7 +196,7 @@ if (want('sigstop-xrun'))
     const tStop = now();
     child.kill('SIGSTOP');
     await sleep(250);
-    const during = pcmStatus('Dummy', 0, 'capture');
+    const during = pcmStatus(card, dev, direction);
     await sleep(1000 - (now() - tStop));
     const tCont = now();
     child.kill('SIGCONT');
@@ -204,7 +211,7 @@ if (want('sigstop-xrun'))
     // The stop's xrun is the long one; any other would be spurious.
     const x = [...xruns].sort((a, b) => (b.durationUs ?? 0) - (a.durationUs ?? 0))[0];
     return {
-      device: 'hw:Dummy', stopMs, bufferMs: (PERIOD * roomy.bufferPeriods * 1000) / RATE,
+      device, direction, stopMs, bufferMs: (PERIOD * roomy.bufferPeriods * 1000) / RATE,
       xrunEvents: xruns.length, xrunMs: xruns.map((e) => (e.durationUs ?? NaN) / 1000),
       lostFrames: xruns.map((e) => e.lostFrames ?? null),
       // Detection relative to SIGCONT: the engine sees the xrun on its first wake-up after the stall.
@@ -217,7 +224,11 @@ if (want('sigstop-xrun'))
       stateDuringStop: during.state, framesAfterCont: samples.filter((s) => s.tRecvMs > tCont + 200).reduce((n, s) => n + s.frames, 0),
       childExit: ex.code ?? ex, childStderr: stderr.trim(),
     };
-  }, 30_000);
+}
+
+if (want('sigstop-xrun')) await scenario('sigstop-xrun', () => sigstopChild('hw:Dummy', 'capture', 'Dummy', 0), 30_000);
+if (want('sigstop-xrun-playback'))
+  await scenario('sigstop-xrun-playback', () => sigstopChild('hw:Loopback,0,0', 'playback', 'Loopback', 0), 30_000);
 
 if (want('unplug'))
   await scenario('unplug', async () => {
@@ -309,6 +320,59 @@ if (want('unplug'))
       reopenedEvents, backByteRate, events: o.events.map(ev),
     };
   }, 40_000);
+
+if (want('unplug-playback'))
+  // The board's USB gadget output going away: unbind the Loopback card while
+  // the engine plays to it.
+  await scenario('unplug-playback', async () => {
+    const UNBIND_ALOOP = '/sys/bus/platform/drivers/snd_aloop/unbind';
+    const BIND_ALOOP = '/sys/bus/platform/drivers/snd_aloop/bind';
+    const sysfs = sysfsWriter();
+    await sysfs.ready;
+    const pcm = await openPcm({ device: 'hw:Loopback,0,0', direction: 'playback', ...base });
+    const o = observe(pcm);
+    const f = feeder(pcm, null);
+    await o.firstGood(0);
+    await sleep(800);
+    const unbind = await sysfs.write(UNBIND_ALOOP, 'snd_aloop.0');
+    await sleep(300);
+    const disc = o.events.filter((e) => e.type === 'disconnect');
+    const cardListed = /Loopback/.test(cards());
+    let reopenWhileUnbound;
+    try {
+      await pcm.reopen();
+      reopenWhileUnbound = { ok: true };
+    } catch (e) {
+      reopenWhileUnbound = { ok: false, errno: errnoOf(e) };
+    }
+    const bind = await sysfs.write(BIND_ALOOP, 'snd_aloop.0');
+    let reopenedAt = null;
+    let attempts = 0;
+    while (now() - bind.tStart < 10_000) {
+      attempts++;
+      try {
+        await pcm.reopen();
+        reopenedAt = now();
+        break;
+      } catch {
+        await sleep(5);
+      }
+    }
+    let backAt = null;
+    if (reopenedAt !== null) backAt = (await o.firstGood(reopenedAt, 5000)).tRecvMs;
+    await sleep(1000);
+    const backByteRate = backAt !== null ? o.sampleRate(backAt) * BPF : null;
+    await f.stop();
+    await pcm.close();
+    await sysfs.close();
+    return {
+      device: 'hw:Loopback,0,0', unbindMs: unbind.ms, unbindError: unbind.error, disconnectEvents: disc.length,
+      disconnectErrno: disc[0]?.errno ?? null, detectAfterUnbindStartMs: disc[0] ? nsToMs(disc[0].tDetectNs) - unbind.tStart : null,
+      cardListed, reopenWhileUnbound, bindError: bind.error, reopenAttempts: attempts,
+      bindToReopenedMs: reopenedAt !== null ? reopenedAt - bind.tStart : null, backByteRate, cardsAfter: cards(),
+      events: o.events.map(ev),
+    };
+  }, 30_000);
 
 if (want('hotplug'))
   // Hot-plug-aware reopen: after unbind + bind, does the engine reopen by itself
