@@ -73,7 +73,11 @@ function attachSink(spec: AudioSpec, audio: Readable, log: Logger): AudioLink {
   }
   if ('file' in spec) {
     const file = createWriteStream(spec.file, { flags: 'a' });
-    file.on('error', (err) => log.error({ err, file: spec.file }, 'audio file write failed; discarding audio'));
+    file.on('error', (err) => {
+      log.error({ err, file: spec.file }, 'audio file write failed; discarding audio from now on');
+      audio.unpipe(file);
+      audio.resume();
+    });
     // Backpressure from a slow disk shows up as consumerDropped in the engine.
     audio.pipe(file);
     return {

@@ -210,6 +210,26 @@ describe('daemon lifecycle (fake engine)', () => {
     expect(engine.notes).toContain(engine.notes.find((n) => n.startsWith('RELOADING=1\nMONOTONIC_USEC=')));
   });
 
+  it('reload with new monitor thresholds or listen address keeps every PCM open', async () => {
+    await start(baseConfig([cap('a')]));
+    const pcm = engine.latest('mock:a');
+    const before = daemon.monitor;
+    const oldAddr = daemon.httpAddress;
+    write(baseConfig([cap('a')], { monitor: { checkIntervalMs: 70, hysteresisMs: 0, supervisorTimeoutMs: 2000 } }));
+    await daemon.reload();
+    expect(daemon.monitor).not.toBe(before);
+    expect(before.running).toBe(false);
+    expect(daemon.monitor.config.checkIntervalMs).toBe(70);
+    expect(engine.opened).toHaveLength(1);
+    expect(pcm.closed).toBe(false);
+    await until('the new monitor sees samples', async () => (await health()).status === 200);
+
+    write(baseConfig([cap('a')], { http: { listen: '127.0.0.1:0' }, logLevel: 'warn' }));
+    await daemon.reload();
+    expect(daemon.httpAddress).toBe(oldAddr); // same spec: the server stays
+    expect(engine.opened).toHaveLength(1);
+  });
+
   it('a bad config on reload keeps the running one', async () => {
     await start(baseConfig([cap('a')]));
     writeFileSync(file, 'devices:\n  - name: a\n    pcm: mock:a\n    direction: sideways\n');
