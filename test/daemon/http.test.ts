@@ -7,6 +7,7 @@ import { closeServer, createHttpServer, listen, parseListen } from '../../src/da
 import { registerMetrics } from '../../src/daemon/metrics/index.js';
 import { emptyTotals, type DeviceView, type HealthView } from '../../src/daemon/view.js';
 import type { HealthSample } from '../../src/types.js';
+import { sample as cleanSample } from '../health/helpers.js';
 
 function device(name: string, extra: Partial<DeviceView> = {}): DeviceView {
   return {
@@ -30,29 +31,7 @@ class FakeView implements HealthView {
   }
 }
 
-const sample = (extra: Partial<HealthSample>): HealthSample => ({
-  device: 'mock:a',
-  direction: 'capture',
-  tStartNs: 0n,
-  tEndNs: 100_000_000n,
-  periods: 5,
-  frames: 4800,
-  xruns: 0,
-  xrunUsMax: 0,
-  lostFrames: 0,
-  errors: 0,
-  lastErrno: null,
-  lastError: null,
-  state: 'running',
-  latenessUsMean: 100,
-  latenessUsMax: 300,
-  delayUsMean: 20_000,
-  delayUsMax: 40_000,
-  recoveryUsMax: 0,
-  consumerDropped: 0,
-  starved: 0,
-  ...extra,
-});
+const sample = (extra: Partial<HealthSample>): HealthSample => cleanSample('mock:a', 'capture', extra);
 
 describe('daemon HTTP', () => {
   let server: Server;

@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { formatProbe, judgeProbe } from '../../src/daemon/probe.js';
 import type { HealthSample, PcmEvent, PcmParams } from '../../src/types.js';
+import { sample as cleanSample } from '../health/helpers.js';
 
 const params: PcmParams = {
   device: 'hw:0,0',
@@ -16,29 +17,7 @@ const params: PcmParams = {
   sampleIntervalMs: 100,
 };
 
-const sample = (extra: Partial<HealthSample> = {}): HealthSample => ({
-  device: 'hw:0,0',
-  direction: 'capture',
-  tStartNs: 0n,
-  tEndNs: 0n,
-  periods: 5,
-  frames: 4800,
-  xruns: 0,
-  xrunUsMax: 0,
-  lostFrames: 0,
-  errors: 0,
-  lastErrno: null,
-  lastError: null,
-  state: 'running',
-  latenessUsMean: 100,
-  latenessUsMax: 500,
-  delayUsMean: 20000,
-  delayUsMax: 40000,
-  recoveryUsMax: 0,
-  consumerDropped: 0,
-  starved: 0,
-  ...extra,
-});
+const sample = (extra: Partial<HealthSample> = {}): HealthSample => cleanSample('hw:0,0', 'capture', extra);
 const ten = (extra: Partial<HealthSample> = {}, at = -1) =>
   Array.from({ length: 10 }, (_, i) => (i === at ? sample(extra) : sample()));
 const ev = (type: PcmEvent['type']): PcmEvent => ({ type, device: 'hw:0,0', direction: 'capture', tDetectNs: 0n });
@@ -48,7 +27,7 @@ describe('judgeProbe', () => {
     const r = judgeProbe(params, 1, ten({ latenessUsMax: 3000 }, 9), [], 100);
     expect(r.healthy).toBe(true);
     expect(r.frames).toBe(48000);
-    expect(r.latenessMs).toEqual({ p50: 0.5, p99: 3, max: 3 });
+    expect(r.latenessMs).toEqual({ p50: 0.4, p99: 3, max: 3 });
     expect(r.delayMs).toEqual({ mean: 20, max: 40 });
     expect(formatProbe(r)).toMatch(/verdict\s+healthy/);
   });
