@@ -37,6 +37,8 @@ export interface DaemonOptions {
   configPath?: string;
   logger: Logger;
   deps: DaemonDeps;
+  /** Where /metrics families register; default: a fresh one (never prom-client's global). */
+  registry?: Registry;
   /** Already read and validated (the CLI checks the config before it loads the engine). */
   initialConfig?: { config: DaemonConfig; source: string };
 }
@@ -72,7 +74,8 @@ const GONE = new Set(['ENODEV', 'ENOENT', 'ENXIO']);
 export class Daemon {
   config!: DaemonConfig;
   monitor!: HealthMonitor;
-  readonly registry = new Registry();
+  readonly registry: Registry;
+  private readonly view: HealthView = { devices: () => this.views() };
   readonly slots = new Map<string, DeviceSlot>();
   readonly notifier: Notifier;
   private metrics!: DaemonMetrics;
@@ -87,6 +90,7 @@ export class Daemon {
 
   constructor(private readonly opts: DaemonOptions) {
     this.log = opts.logger.child({ component: 'daemon' });
+    this.registry = opts.registry ?? new Registry();
     this.now = opts.deps.now ?? (() => performance.now());
     this.notifier = new Notifier({
       notify: opts.deps.sdNotify,
@@ -123,10 +127,9 @@ export class Daemon {
     } else this.config = await this.readConfig();
     this.opts.logger.level = this.config.logLevel;
     this.log.info({ config: this.configSource, devices: this.config.devices.map((d) => d.name) }, 'starting');
-    const view: HealthView = { devices: () => this.views() };
-    this.metrics = registerMetrics(this.registry, view);
+    this.metrics = registerMetrics(this.registry, this.view);
     this.monitor = this.createMonitor(this.config);
-    await this.startHttp(this.config.http.listen, view);
+    await this.startHttp(this.config.http.listen);
     await Promise.all(this.config.devices.map((d) => this.addDevice(d)));
     this.notifier.ready(this.summary());
     this.log.info(
@@ -183,7 +186,7 @@ export class Daemon {
       if (this.server) await closeServer(this.server);
       this.server = null;
       this.listenAddr = '';
-      await this.startHttp(next.http.listen, { devices: () => this.views() }).catch((err: Error) =>
+      await this.startHttp(next.http.listen).catch((err: Error) =>
         this.log.error({ err, listen: next.http.listen }, 'cannot listen on the new address; HTTP is off'),
       );
     }
@@ -218,12 +221,12 @@ export class Daemon {
     return m;
   }
 
-  private async startHttp(listenSpec: string, view: HealthView): Promise<void> {
+  private async startHttp(listenSpec: string): Promise<void> {
     if (listenSpec === 'off') return;
     const { host, port } = parseListen(listenSpec);
     const server = createHttpServer({
       registry: this.registry,
-      view,
+      view: this.view,
       onError: (err, route) => this.log.error({ err, route }, 'HTTP request failed'),
     });
     const addr = await listen(server, host, port);
