@@ -167,63 +167,63 @@ if (want('loopback-pattern'))
 
 /** SIGSTOP a child process that streams `device` through the engine for 1 s. */
 async function sigstopChild(device, direction, card, dev) {
-    const child = spawn(process.execPath, [fileURLToPath(new URL('./engine-child.mjs', import.meta.url)),
-      JSON.stringify({ device, direction, ...roomy })], { stdio: ['pipe', 'pipe', 'pipe'] });
-    const lines = [];
-    let buf = '';
-    let stderr = '';
-    child.stdout.on('data', (b) => {
-      buf += b;
-      let i;
-      while ((i = buf.indexOf('\n')) >= 0) {
-        const l = buf.slice(0, i);
-        buf = buf.slice(i + 1);
-        try {
-          lines.push({ ...JSON.parse(l), tRecvMs: now() });
-        } catch {
-          /* ignore */
-        }
+  const child = spawn(process.execPath, [fileURLToPath(new URL('./engine-child.mjs', import.meta.url)),
+    JSON.stringify({ device, direction, ...roomy })], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const lines = [];
+  let buf = '';
+  let stderr = '';
+  child.stdout.on('data', (b) => {
+    buf += b;
+    let i;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      const l = buf.slice(0, i);
+      buf = buf.slice(i + 1);
+      try {
+        lines.push({ ...JSON.parse(l), tRecvMs: now() });
+      } catch {
+        /* ignore */
       }
-    });
-    child.stderr.on('data', (b) => (stderr += b));
-    const exited = new Promise((r) => child.on('close', (code, signal) => r({ code, signal })));
-    const t0 = now();
-    while (!lines.some((l) => l.kind === 'sample' && l.frames > 0)) {
-      if (now() - t0 > 10_000 || child.exitCode !== null) throw new Error(`child did not stream: ${stderr} ${JSON.stringify(lines)}`);
-      await sleep(20);
     }
-    await sleep(1000);
-    const tStop = now();
-    child.kill('SIGSTOP');
-    await sleep(250);
-    const during = pcmStatus(card, dev, direction);
-    await sleep(1000 - (now() - tStop));
-    const tCont = now();
-    child.kill('SIGCONT');
-    const stopMs = tCont - tStop;
-    await sleep(1500);
-    child.stdin.end();
-    const ex = await Promise.race([exited, sleep(5000).then(() => ({ timeout: true }))]);
-    if (ex.timeout) child.kill('SIGKILL');
-    const events = lines.filter((l) => l.kind === 'event');
-    const samples = lines.filter((l) => l.kind === 'sample');
-    const xruns = events.filter((e) => e.type === 'xrun');
-    // The stop's xrun is the long one; any other would be spurious.
-    const x = [...xruns].sort((a, b) => (b.durationUs ?? 0) - (a.durationUs ?? 0))[0];
-    return {
-      device, direction, stopMs, bufferMs: (PERIOD * roomy.bufferPeriods * 1000) / RATE,
-      xrunEvents: xruns.length, xrunMs: xruns.map((e) => (e.durationUs ?? NaN) / 1000),
-      lostFrames: xruns.map((e) => e.lostFrames ?? null),
-      // Detection relative to SIGCONT: the engine sees the xrun on its first wake-up after the stall.
-      detectAfterContMs: x ? nsToMs(x.tDetectNs) - tCont : null,
-      deliverAfterDetectMs: x ? nsToMs(x.tRecvNs) - nsToMs(x.tDetectNs) : null,
-      sampleXruns: samples.reduce((n, s) => n + (s.xruns ?? 0), 0),
-      sampleXrunMsMax: Math.max(0, ...samples.map((s) => (s.xrunUsMax ?? 0) / 1000)),
-      recovered: events.filter((e) => e.type === 'recovered').map((e) => ({ durationUs: e.durationUs })),
-      otherEvents: events.filter((e) => e.type !== 'xrun' && e.type !== 'recovered').map((e) => e.type),
-      stateDuringStop: during.state, framesAfterCont: samples.filter((s) => s.tRecvMs > tCont + 200).reduce((n, s) => n + s.frames, 0),
-      childExit: ex.code ?? ex, childStderr: stderr.trim(),
-    };
+  });
+  child.stderr.on('data', (b) => (stderr += b));
+  const exited = new Promise((r) => child.on('close', (code, signal) => r({ code, signal })));
+  const t0 = now();
+  while (!lines.some((l) => l.kind === 'sample' && l.frames > 0)) {
+    if (now() - t0 > 10_000 || child.exitCode !== null) throw new Error(`child did not stream: ${stderr} ${JSON.stringify(lines)}`);
+    await sleep(20);
+  }
+  await sleep(1000);
+  const tStop = now();
+  child.kill('SIGSTOP');
+  await sleep(250);
+  const during = pcmStatus(card, dev, direction);
+  await sleep(1000 - (now() - tStop));
+  const tCont = now();
+  child.kill('SIGCONT');
+  const stopMs = tCont - tStop;
+  await sleep(1500);
+  child.stdin.end();
+  const ex = await Promise.race([exited, sleep(5000).then(() => ({ timeout: true }))]);
+  if (ex.timeout) child.kill('SIGKILL');
+  const events = lines.filter((l) => l.kind === 'event');
+  const samples = lines.filter((l) => l.kind === 'sample');
+  const xruns = events.filter((e) => e.type === 'xrun');
+  // The stop's xrun is the long one; any other would be spurious.
+  const x = [...xruns].sort((a, b) => (b.durationUs ?? 0) - (a.durationUs ?? 0))[0];
+  return {
+    device, direction, stopMs, bufferMs: (PERIOD * roomy.bufferPeriods * 1000) / RATE,
+    xrunEvents: xruns.length, xrunMs: xruns.map((e) => (e.durationUs ?? NaN) / 1000),
+    lostFrames: xruns.map((e) => e.lostFrames ?? null),
+    // Detection relative to SIGCONT: the engine sees the xrun on its first wake-up after the stall.
+    detectAfterContMs: x ? nsToMs(x.tDetectNs) - tCont : null,
+    deliverAfterDetectMs: x ? nsToMs(x.tRecvNs) - nsToMs(x.tDetectNs) : null,
+    sampleXruns: samples.reduce((n, s) => n + (s.xruns ?? 0), 0),
+    sampleXrunMsMax: Math.max(0, ...samples.map((s) => (s.xrunUsMax ?? 0) / 1000)),
+    recovered: events.filter((e) => e.type === 'recovered').map((e) => ({ durationUs: e.durationUs })),
+    otherEvents: events.filter((e) => e.type !== 'xrun' && e.type !== 'recovered').map((e) => e.type),
+    stateDuringStop: during.state, framesAfterCont: samples.filter((s) => s.tRecvMs > tCont + 200).reduce((n, s) => n + s.frames, 0),
+    childExit: ex.code ?? ex, childStderr: stderr.trim(),
+  };
 }
 
 if (want('sigstop-xrun')) await scenario('sigstop-xrun', () => sigstopChild('hw:Dummy', 'capture', 'Dummy', 0), 30_000);
