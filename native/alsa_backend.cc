@@ -1,6 +1,9 @@
 // AlsaBackend: non-blocking alsa-lib PCM, interleaved read/write access.
 #include "alsa_backend.h"
 
+#include <sys/inotify.h>
+#include <unistd.h>
+
 #include <cerrno>
 
 #include "clock.h"
@@ -78,6 +81,38 @@ int AlsaBackend::SetSwParams(const NegotiatedParams& p) {
   AH_CHECK(snd_pcm_sw_params_set_tstamp_type(pcm_, sw, SND_PCM_TSTAMP_TYPE_MONOTONIC));
   AH_CHECK(snd_pcm_sw_params(pcm_, sw));
   return 0;
+}
+
+AlsaBackend::~AlsaBackend() {
+  Close();
+  if (inotifyFd_ >= 0) close(inotifyFd_);
+}
+
+// Device nodes come and go under /dev/snd (which itself goes away with the
+// last card): a new or changed node is the cue to try opening again, instead
+// of retrying blind on a timer.
+int AlsaBackend::PresenceFd() {
+  if (inotifyFd_ < 0) {
+    inotifyFd_ = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (inotifyFd_ < 0) return -1;
+    inotify_add_watch(inotifyFd_, "/dev", IN_CREATE | IN_MOVED_TO | IN_ONLYDIR);
+  }
+  if (sndWatch_ < 0)
+    sndWatch_ = inotify_add_watch(inotifyFd_, "/dev/snd", IN_CREATE | IN_ATTRIB | IN_MOVED_TO | IN_ONLYDIR);
+  return inotifyFd_;
+}
+
+void AlsaBackend::DrainPresence() {
+  alignas(inotify_event) char buf[4096];
+  ssize_t n;
+  while ((n = read(inotifyFd_, buf, sizeof buf)) > 0) {
+    for (char* p = buf; p < buf + n;) {
+      auto* ev = reinterpret_cast<inotify_event*>(p);
+      if (ev->wd == sndWatch_ && (ev->mask & IN_IGNORED)) sndWatch_ = -1;  // /dev/snd went away
+      p += sizeof(inotify_event) + ev->len;
+    }
+  }
+  if (sndWatch_ < 0) PresenceFd();  // /dev/snd may be back
 }
 
 void AlsaBackend::Close() {

@@ -7,7 +7,7 @@ namespace ah {
 
 class AlsaBackend : public PcmBackend {
  public:
-  ~AlsaBackend() override { Close(); }
+  ~AlsaBackend() override;
 
   int Open(const PcmConfig& cfg, NegotiatedParams* out) override;
   void Close() override;
@@ -25,6 +25,8 @@ class AlsaBackend : public PcmBackend {
   int64_t Write(const void* buf, uint64_t frames) override;
   int Status(PcmStatusInfo* out) override;
   snd_pcm_state_t State() override;
+  int PresenceFd() override;
+  void DrainPresence() override;
 
  private:
   int SetHwParams(const PcmConfig& cfg, NegotiatedParams* out);
@@ -32,6 +34,8 @@ class AlsaBackend : public PcmBackend {
 
   snd_pcm_t* pcm_ = nullptr;
   snd_pcm_status_t* status_ = nullptr;
+  int inotifyFd_ = -1;
+  int sndWatch_ = -1;
 };
 
 }  // namespace ah

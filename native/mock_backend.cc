@@ -35,6 +35,24 @@ void Drain(int fd) {
 
 }  // namespace
 
+MockBackend::~MockBackend() {
+  Close();
+  if (presenceFd_ >= 0) close(presenceFd_);
+}
+
+int MockBackend::PresenceFd() {
+  if (presenceFd_ < 0) presenceFd_ = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+  if (presenceFd_ < 0) return -1;
+  ApplyDueFaults(NowNs());
+  // Past the end (or not disconnected): fire at once.
+  SetTimer(presenceFd_, std::max<int64_t>(1, disconnectedUntilNs_), 0);
+  return presenceFd_;
+}
+
+void MockBackend::DrainPresence() {
+  if (presenceFd_ >= 0) Drain(presenceFd_);
+}
+
 int MockBackend::Open(const PcmConfig& cfg, NegotiatedParams* out) {
   Close();
   // Fault times count from the first open (the stream starts right after it),
@@ -109,6 +127,10 @@ int MockBackend::Revents(pollfd* fds, int n, unsigned short* revents) {
     return 0;
   }
   bool stalled = now < stallUntilNs_;
+  if (!stalled && stallUntilNs_ != 0) {
+    stallUntilNs_ = 0;
+    AlignClock(now);
+  }
   *revents = (!stalled && Avail(now) >= int64_t(p_.periodFrames)) ? ready : 0;
   return 0;
 }
@@ -144,8 +166,17 @@ int MockBackend::Resume() {
   if (now < suspendUntilNs_) return -EAGAIN;
   runStartNs_ = now;
   state_ = SND_PCM_STATE_RUNNING;
-  ArmClock(now + FramesToNs(int64_t(p_.periodFrames)));
+  AlignClock(now);
   return 0;
+}
+
+// Next wake-up when avail reaches the next whole period, as a period
+// interrupt would come: keeps the wake-up grid on the frame grid after a
+// resume or a stall shifted it.
+void MockBackend::AlignClock(int64_t now) {
+  int64_t period = int64_t(p_.periodFrames);
+  int64_t rem = Avail(now) % period;
+  ArmClock(now + FramesToNs(period - (rem < 0 ? rem + period : rem)));
 }
 
 int64_t MockBackend::AvailUpdate() {

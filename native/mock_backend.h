@@ -12,7 +12,7 @@ class MockBackend : public PcmBackend {
  public:
   // `faults` must be sorted by atNs (ParseFaults does that).
   explicit MockBackend(std::vector<MockFault> faults) : script_(std::move(faults)) {}
-  ~MockBackend() override { Close(); }
+  ~MockBackend() override;
 
   int Open(const PcmConfig& cfg, NegotiatedParams* out) override;
   void Close() override;
@@ -31,12 +31,15 @@ class MockBackend : public PcmBackend {
   int Status(PcmStatusInfo* out) override;
   snd_pcm_state_t State() override;
   int64_t TakeInjectNs() override;
+  int PresenceFd() override;
+  void DrainPresence() override;
 
  private:
   void ApplyDueFaults(int64_t now);
   void Apply(const MockFault& f, int64_t now);
   void ArmFaultTimer();
   void ArmClock(int64_t firstNs);
+  void AlignClock(int64_t now);
   int64_t HwFrames(int64_t now) const;
   int64_t FramesToNs(int64_t frames) const;
   int64_t Avail(int64_t now) const;
@@ -51,6 +54,7 @@ class MockBackend : public PcmBackend {
   uint32_t openFailsLeft_ = 0;
   int openFailErr_ = 0;
   int64_t injectNs_ = 0;
+  int presenceFd_ = -1;  // fires when the disconnect ends: the device "reappears"
 
   // The open stream.
   bool open_ = false;

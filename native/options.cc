@@ -179,6 +179,11 @@ PcmConfig ParseOptions(const Napi::Env& env, const Napi::Value& value) {
   c.bufferPeriods = uint32_t(IntOpt(env, o, "bufferPeriods", 4, 2, 1024));
   c.sampleIntervalMs = uint32_t(IntOpt(env, o, "sampleIntervalMs", 100, 10, 60000));
   c.rtPriority = int(IntOpt(env, o, "rtPriority", 0, 0, 99));
+  Napi::Value ar = o.Get("autoReopen");
+  if (!ar.IsUndefined()) {
+    if (!ar.IsBoolean()) TypeErr(env, "options.autoReopen must be a boolean, got " + Describe(ar));
+    c.autoReopen = ar.As<Napi::Boolean>().Value();
+  }
 
   Napi::Value mock = o.Get("mock");
   if (!mock.IsUndefined() && !IsMockDevice(c.device))

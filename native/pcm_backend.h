@@ -44,6 +44,12 @@ class PcmBackend {
 
   // Mock only: when the fault behind what is seen now was injected (0 = none).
   virtual int64_t TakeInjectNs() { return 0; }
+
+  // While the device is gone: an fd that turns readable when it may be back
+  // (a /dev/snd node appeared or changed; the mock's disconnect ended), or
+  // -1 when the backend cannot tell. Drain it after each wake-up.
+  virtual int PresenceFd() { return -1; }
+  virtual void DrainPresence() {}
 };
 
 // "mock:<name>" selects the mock card; anything else goes to alsa-lib.

@@ -20,6 +20,7 @@ struct PcmConfig {
   uint32_t bufferPeriods = 4;
   uint32_t sampleIntervalMs = 100;
   int rtPriority = 0;                // 0 = leave the scheduler alone
+  bool autoReopen = true;            // reopen by itself when a lost device comes back
   std::vector<MockFault> faults;     // mock: devices only
 };
 

@@ -129,7 +129,7 @@ int Watcher::OpenAndStart() {
     backend_->Close();
     return n;
   }
-  pfds_.assign(size_t(n) + 1, pollfd{});
+  pfds_.assign(size_t(std::max(n, 1)) + 1, pollfd{});  // >= 2: the presence fd uses [0]
   err = StartStream();
   if (err < 0) {
     backend_->Close();
@@ -184,6 +184,9 @@ void Watcher::RunLoop() {
     if (phase_ == Phase::kStreaming) {
       n = backend_->FillPoll(pfds_.data(), int(pfds_.size()) - 1);
       if (n < 0) n = 0;
+    } else if (phase_ == Phase::kDisconnected && cfg_.autoReopen && presenceFd_ >= 0) {
+      pfds_[0] = {presenceFd_, POLLIN, 0};
+      n = 1;
     }
     pfds_[size_t(n)] = {cmdFd_, POLLIN, 0};
     int64_t now = NowNs();
@@ -204,9 +207,11 @@ void Watcher::RunLoop() {
       if (stop_) break;
     }
     if (r > 0 && n > 0 && phase_ == Phase::kStreaming) OnReadable(now);
+    else if (r > 0 && n > 0 && phase_ == Phase::kDisconnected && (pfds_[0].revents & POLLIN))
+      OnPresence();
     if (phase_ == Phase::kSuspended && now >= nextResumeNs_) TryResume(now);
     if (now >= nextWindow) {
-      EmitSample(now);
+      EmitSample(NowNs());  // fresh: events stamped during this wake-up fall inside
       nextWindow += windowNs;
       if (nextWindow <= now) nextWindow = now + windowNs;  // we were stopped: don't burst
     }
@@ -393,6 +398,8 @@ void Watcher::OnSuspend(int64_t now) {
 
 void Watcher::TryResume(int64_t now) {
   int err = backend_->Resume();
+  // alsa-lib's ioplug returns 0 from resume while the plugin stays suspended.
+  if (err == 0 && backend_->State() == SND_PCM_STATE_SUSPENDED) err = -EAGAIN;
   if (err == -EAGAIN && ++resumeTries_ < kMaxResumeTries) {
     nextResumeNs_ = now + kResumeRetryNs;  // never sleep on this thread: poll again
     return;
@@ -407,6 +414,7 @@ void Watcher::OnDisconnect(int err, int64_t now) {
   // Close at once: the kernel's unbind of the card waits for every open file.
   backend_->Close();
   phase_ = Phase::kDisconnected;
+  if (cfg_.autoReopen) presenceFd_ = backend_->PresenceFd();
   recoverStartNs_ = 0;
   window_.errors++;
   window_.lastErr = err;
@@ -427,6 +435,15 @@ void Watcher::OnError(int err, int64_t now) {
   }
 }
 
+// The device may be back (its node reappeared): try at once, not on the next
+// backoff step. A failure is silent; the next change of /dev/snd tries again.
+void Watcher::OnPresence() {
+  backend_->DrainPresence();
+  if (OpenAndStart() < 0) return;
+  presenceFd_ = -1;
+  PostEvent("reopened", NowNs(), 0, -1, -1, "the device came back");
+}
+
 void Watcher::Reopen(uint32_t id, int64_t now) {
   backend_->Close();
   recoverStartNs_ = 0;
@@ -441,6 +458,7 @@ void Watcher::Reopen(uint32_t id, int64_t now) {
     window_.lastErr = err;
     PostEvent("reopenFailed", now, err);
   } else {
+    presenceFd_ = -1;
     PostEvent("reopened", NowNs(), 0);
   }
   if (!post_(m)) stop_ = true;

@@ -68,6 +68,7 @@ class Watcher {
   void RestartInPlace(int64_t now);
   void GoodPeriod(int64_t now);
   void Reopen(uint32_t id, int64_t now);
+  void OnPresence();
   void HandleCommands(int64_t now);
   void EmitSample(int64_t now);
   void PostEvent(const char* type, int64_t now, int err, double durationUs = -1,
@@ -97,6 +98,7 @@ class Watcher {
   int64_t startNs_ = 0;           // the stream's last start
   int64_t lastTransferNs_ = 0;    // the last good period since that start
   int resumeTries_ = 0;
+  int presenceFd_ = -1;           // owned by the backend; polled while disconnected
   int64_t nextResumeNs_ = 0;
   int recursion_ = 0;
   int lastEventErr_ = 0;

@@ -101,6 +101,12 @@ export interface PcmOptions {
   sampleIntervalMs?: number; // default 100
   /** SCHED_FIFO priority for the watcher thread; refused -> a warning, not a failure. */
   rtPriority?: number;
+  /**
+   * After a disconnect, reopen as soon as the device is back (a /dev/snd
+   * node appears or changes; a mock's disconnect ends) and emit `reopened`.
+   * Default true. Off: only reopen() brings it back.
+   */
+  autoReopen?: boolean;
   mock?: MockOptions;
 }
 

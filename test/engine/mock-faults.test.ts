@@ -9,6 +9,7 @@ describe('fault script through the watcher', () => {
     const pcm = await openPcm({
       device: 'mock:script',
       direction: 'capture',
+      autoReopen: false, // this test drives the reopens itself
       periodFrames: 480, // 10 ms
       bufferPeriods: 8, // 80 ms: the 40 ms stall is late, not an xrun
       sampleIntervalMs: 50,
@@ -145,5 +146,29 @@ describe('fault script through the watcher', () => {
     await expect(pcm.reopen()).rejects.toMatchObject({ code: 'ENODEV', device: 'mock:gone' });
     await pcm.close();
     expect(rec.ofType('disconnect')).toHaveLength(1);
+  });
+});
+
+describe('hot-plug', () => {
+  it('a device that comes back is reopened at once, without a reopen() call', async () => {
+    const pcm = await openPcm({
+      device: 'mock:hotplug',
+      direction: 'capture',
+      sampleIntervalMs: 20,
+      mock: { faults: [{ at: 100, type: 'disconnect', durationMs: 300 }] },
+    });
+    pcm.audio.resume();
+    const rec = record(pcm);
+    await until(() => rec.ofType('reopened').length === 1, 3000, 'the automatic reopen');
+    await until(() => rec.samples.some((s) => s.periods > 0 && s.tStartNs > rec.ofType('reopened')[0]!.tDetectNs), 2000, 'streaming again');
+    await pcm.close();
+    const [gone] = rec.ofType('disconnect');
+    const [back] = rec.ofType('reopened');
+    const afterMs = Number(back!.tDetectNs - gone!.tInjectNs!) / 1e6;
+    console.log(`disconnect 300 ms -> reopened after ${afterMs.toFixed(1)} ms`);
+    expect(afterMs).toBeGreaterThanOrEqual(300);
+    expect(afterMs).toBeLessThan(350);
+    expect(back!.message).toBe('the device came back');
+    expect(rec.ofType('reopenFailed')).toHaveLength(0);
   });
 });

@@ -34,6 +34,9 @@ describe('HealthMonitor over the mock backend', () => {
       periodFrames: 960,
       bufferPeriods: 4,
       sampleIntervalMs: 100,
+      // The controller's reopens are under test here, not the engine's own
+      // reopen when the device comes back (test/engine/mock-faults.test.ts).
+      autoReopen: false,
       mock: {
         faults: [
           { at: 500, type: 'disconnect', durationMs: 1000 },
