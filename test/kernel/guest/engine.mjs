@@ -61,13 +61,13 @@ function feeder(pcm, data, chunkBytes = BYTE_RATE / 50) {
   return st;
 }
 
-/** Polls procfs (1 ms) for the hw:Dummy capture substream running with its first period moved. */
-function kernelFirstPeriod() {
+/** Polls procfs (1 ms) for a substream running with its first period moved. */
+function kernelFirstPeriod(card = 'Dummy', dev = 0, dir = 'capture') {
   let at = null;
   let polling = true;
   const p = (async () => {
     while (polling) {
-      const k = pcmStatus('Dummy', 0, 'capture');
+      const k = pcmStatus(card, dev, dir);
       if (k.state === 'running' && typeof k.hw_ptr === 'number' && k.hw_ptr >= PERIOD) {
         at = now();
         return;
@@ -234,7 +234,8 @@ if (want('unplug'))
   await scenario('unplug', async () => {
     const sysfs = sysfsWriter();
     await sysfs.ready;
-    const pcm = await openPcm({ device: 'hw:Dummy', direction: 'capture', ...base });
+    // Manual path: reopen() from JS (the engine's own hot-plug reopen is off here; see 'hotplug').
+    const pcm = await openPcm({ device: 'hw:Dummy', direction: 'capture', ...base, autoReopen: false });
     const o = observe(pcm);
     await o.firstGood(0);
     await sleep(1000);
@@ -329,7 +330,7 @@ if (want('unplug-playback'))
     const BIND_ALOOP = '/sys/bus/platform/drivers/snd_aloop/bind';
     const sysfs = sysfsWriter();
     await sysfs.ready;
-    const pcm = await openPcm({ device: 'hw:Loopback,0,0', direction: 'playback', ...base });
+    const pcm = await openPcm({ device: 'hw:Loopback,0,0', direction: 'playback', ...base, autoReopen: false });
     const o = observe(pcm);
     const f = feeder(pcm, null);
     await o.firstGood(0);
@@ -374,47 +375,63 @@ if (want('unplug-playback'))
     };
   }, 30_000);
 
+/**
+ * Hot-plug-aware reopen: unbind, then bind, and wait for the engine to reopen
+ * by itself (autoReopen, inotify on /dev/snd) without JS calling reopen().
+ * Measures node reappears -> the kernel's first period (procfs) and -> JS.
+ */
+async function hotplug({ device, direction, driver, platformDev, card, node }) {
+  const sysfs = sysfsWriter();
+  await sysfs.ready;
+  const pcm = await openPcm({ device, direction, ...base, autoReopen: true });
+  const o = observe(pcm);
+  const f = direction === 'playback' ? feeder(pcm, null) : null;
+  await o.firstGood(0);
+  await sleep(500);
+  const unbind = await sysfs.write(`/sys/bus/platform/drivers/${driver}/unbind`, platformDev);
+  await sleep(300);
+  let nodeAt = null;
+  const w = watch('/dev/snd', (_t, name) => {
+    if (nodeAt === null && name === node) nodeAt = now();
+  });
+  const nReopened = o.count('reopened');
+  const kfp = kernelFirstPeriod(card, 0, direction);
+  const bind = await sysfs.write(`/sys/bus/platform/drivers/${driver}/bind`, platformDev);
+  const tBind = bind.tStart;
+  let firstGoodAt = null;
+  try {
+    // Capture: first audio chunk in JS; playback: first sample window that moved frames.
+    firstGoodAt = direction === 'capture' ? await o.firstData(tBind, 2000) : (await o.firstGood(tBind, 2000)).tRecvMs;
+  } catch {
+    /* no reopen by the engine */
+  }
+  const kernelFirstPeriodAt = await kfp.result(firstGoodAt !== null ? 1000 : 0);
+  w.close();
+  const reopened = o.events.filter((e) => e.type === 'reopened').slice(nReopened);
+  await sleep(500);
+  const backByteRate = firstGoodAt !== null ? o.sampleRate(firstGoodAt + 100) * BPF : null;
+  if (f) await f.stop();
+  await pcm.close();
+  await sysfs.close();
+  const since = (t) => (t !== null && nodeAt !== null ? t - nodeAt : null);
+  return {
+    device, direction, unbindMs: unbind.ms, bindError: bind.error,
+    selfReopened: reopened.length > 0 && firstGoodAt !== null, reopenedEvents: reopened.length,
+    disconnectEvents: o.count('disconnect'), nodeAppearedAfterBindMs: nodeAt !== null ? nodeAt - tBind : null,
+    reopenedAfterBindMs: reopened[0] ? nsToMs(reopened[0].tDetectNs) - tBind : null,
+    nodeToReopenedMs: reopened[0] ? since(nsToMs(reopened[0].tDetectNs)) : null,
+    nodeToKernelFirstPeriodMs: since(kernelFirstPeriodAt), nodeToFirstGoodJsMs: since(firstGoodAt),
+    bindToFirstGoodJsMs: firstGoodAt !== null ? firstGoodAt - tBind : null, backByteRate,
+    events: o.events.map(ev),
+  };
+}
+
 if (want('hotplug'))
-  // Hot-plug-aware reopen: after unbind + bind, does the engine reopen by itself
-  // (inotify on /dev/snd), without JS calling reopen()? Measures node -> first audio.
-  await scenario('hotplug', async () => {
-    const sysfs = sysfsWriter();
-    await sysfs.ready;
-    const pcm = await openPcm({ device: 'hw:Dummy', direction: 'capture', ...base });
-    const o = observe(pcm);
-    await o.firstGood(0);
-    await sleep(500);
-    const unbind = await sysfs.write(UNBIND, 'snd_dummy.0');
-    await sleep(300);
-    let nodeAt = null;
-    const w = watch('/dev/snd', (_t, name) => {
-      if (nodeAt === null && name === 'pcmC0D0c') nodeAt = now();
-    });
-    const nReopened = o.count('reopened');
-    const kfp = kernelFirstPeriod();
-    const bind = await sysfs.write(BIND, 'snd_dummy.0');
-    const tBind = bind.tStart;
-    let firstAudioAt = null;
-    try {
-      firstAudioAt = await o.firstData(tBind, 2000);
-    } catch {
-      /* no self-reopen */
-    }
-    const kernelFirstPeriodAt = await kfp.result(firstAudioAt !== null ? 1000 : 0);
-    w.close();
-    const reopened = o.events.filter((e) => e.type === 'reopened').slice(nReopened);
-    await pcm.close();
-    await sysfs.close();
-    return {
-      device: 'hw:Dummy', unbindMs: unbind.ms, selfReopened: reopened.length > 0 && firstAudioAt !== null,
-      nodeAppearedAfterBindMs: nodeAt !== null ? nodeAt - tBind : null,
-      reopenedAfterBindMs: reopened[0] ? nsToMs(reopened[0].tDetectNs) - tBind : null,
-      nodeToKernelFirstPeriodMs: kernelFirstPeriodAt !== null && nodeAt !== null ? kernelFirstPeriodAt - nodeAt : null,
-      nodeToFirstAudioMs: firstAudioAt !== null && nodeAt !== null ? firstAudioAt - nodeAt : null,
-      bindToFirstAudioMs: firstAudioAt !== null ? firstAudioAt - tBind : null,
-      events: o.events.map(ev),
-    };
-  }, 20_000);
+  await scenario('hotplug', () => hotplug({ device: 'hw:Dummy', direction: 'capture', driver: 'snd_dummy',
+    platformDev: 'snd_dummy.0', card: 'Dummy', node: 'pcmC0D0c' }), 20_000);
+if (want('hotplug-playback'))
+  await scenario('hotplug-playback', () => hotplug({ device: 'hw:Loopback,0,0', direction: 'playback', driver: 'snd_aloop',
+    platformDev: 'snd_aloop.0', card: 'Loopback', node: 'pcmC1D0p' }), 20_000);
 
 emit({ scenario: 'done', ok: true });
 // The addon's threads must not keep the VM up if a close was missed.
