@@ -139,8 +139,8 @@ int MockBackend::Prepare() {
   if (!open_) return -EBADFD;
   if (state_ == SND_PCM_STATE_DISCONNECTED) return -ENODEV;
   state_ = SND_PCM_STATE_PREPARED;
-  hwBase_ = 0;
-  appl_ = 0;
+  hwBase_ = startFrame_;
+  appl_ = startFrame_;
   stallUntilNs_ = 0;
   ArmClock(0);  // an injected I/O error stays pending: it must surface once
   return 0;

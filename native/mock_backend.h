@@ -11,7 +11,10 @@ namespace ah {
 class MockBackend : public PcmBackend {
  public:
   // `faults` must be sorted by atNs (ParseFaults does that).
-  explicit MockBackend(std::vector<MockFault> faults) : script_(std::move(faults)) {}
+  // `startFrame`: where the card's frame counters start after each prepare,
+  // to test long runs (past 2^32 frames) without waiting for them.
+  MockBackend(std::vector<MockFault> faults, int64_t startFrame)
+      : script_(std::move(faults)), startFrame_(startFrame) {}
   ~MockBackend() override;
 
   int Open(const PcmConfig& cfg, NegotiatedParams* out) override;
@@ -54,6 +57,7 @@ class MockBackend : public PcmBackend {
   uint32_t openFailsLeft_ = 0;
   int openFailErr_ = 0;
   int64_t injectNs_ = 0;
+  int64_t startFrame_ = 0;
   int presenceFd_ = -1;  // fires when the disconnect ends: the device "reappears"
 
   // The open stream.

@@ -77,6 +77,12 @@ int ErrnoOpt(const Napi::Env& env, const Napi::Object& o, const std::string& pre
 
 int64_t MsToNs(double ms) { return int64_t(std::llround(ms * 1e6)); }
 
+int64_t ParseStartFrame(const Napi::Env& env, const Napi::Value& mock) {
+  if (!mock.IsObject() || mock.IsArray()) return 0;
+  // 2^53: exact in a JS number; far beyond any real run (6000 years at 48 kHz).
+  return IntOpt(env, mock.As<Napi::Object>(), "startFrame", 0, 0, int64_t(1) << 53, "options.mock.");
+}
+
 std::vector<MockFault> ParseFaults(const Napi::Env& env, const Napi::Value& mock) {
   std::vector<MockFault> out;
   if (mock.IsUndefined()) return out;
@@ -189,6 +195,7 @@ PcmConfig ParseOptions(const Napi::Env& env, const Napi::Value& value) {
   if (!mock.IsUndefined() && !IsMockDevice(c.device))
     TypeErr(env, "options.mock is only for mock:<name> devices, not " + Describe(dev));
   c.faults = ParseFaults(env, mock);
+  c.mockStartFrame = ParseStartFrame(env, mock);
   return c;
 }
 

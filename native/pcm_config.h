@@ -22,6 +22,7 @@ struct PcmConfig {
   int rtPriority = 0;                // 0 = leave the scheduler alone
   bool autoReopen = true;            // reopen by itself when a lost device comes back
   std::vector<MockFault> faults;     // mock: devices only
+  int64_t mockStartFrame = 0;        // mock: the card's frame counter after each prepare
 };
 
 struct NegotiatedParams {

@@ -87,6 +87,8 @@ export type MockFault =
 
 export interface MockOptions {
   faults?: MockFault[];
+  /** The card's frame counter after each prepare (default 0): tests long runs without waiting. */
+  startFrame?: number;
 }
 
 export interface PcmOptions {

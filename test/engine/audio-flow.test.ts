@@ -11,7 +11,7 @@ const BYTES_PER_SECOND = RATE * 2 * 2; // S16_LE stereo
 
 describe('audio flow', () => {
   it('capture delivers the configured byte rate (±2 % over 2 s), frames in order', async () => {
-    const pcm = await openPcm({ device: 'mock:cap', direction: 'capture', rate: RATE, periodFrames: 240 });
+    const pcm = await openPcm({ device: 'mock:cap', direction: 'capture', rate: RATE, periodFrames: 240, bufferPeriods: 40 });
     const rec = record(pcm);
     let bytes = 0;
     let expectedIndex = -1;
@@ -81,5 +81,32 @@ describe('audio flow', () => {
     expect(rec.total('starved')).toBeGreaterThan(RATE * 0.2);
     expect(rec.total('xruns')).toBe(0);
     expect(rec.total('frames')).toBeGreaterThan(RATE * 1.8);
+  });
+});
+
+describe('long runs', () => {
+  it('frame counters past 2^32 (by a start offset) keep exact rates and continuity', async () => {
+    const start = 2 ** 32 - RATE / 2; // crosses 2^32 half a second in
+    const pcm = await openPcm({ device: 'mock:long', direction: 'capture', rate: RATE, bufferPeriods: 10, mock: { startFrame: start } });
+    const rec = record(pcm);
+    const stamps: number[] = [];
+    (pcm.audio as Readable).on('data', (chunk: Buffer) => {
+      for (let off = 0; off < chunk.length; off += 4) stamps.push(chunk.readUInt32LE(off));
+    });
+    await sleep(1200);
+    await pcm.close();
+    await new Promise((r) => (pcm.audio as Readable).once('end', r));
+    // Each frame carries its card index mod 2^32: it must wrap once, in order.
+    expect(stamps[0]).toBe(start);
+    let wraps = 0;
+    for (let i = 1; i < stamps.length; i++) {
+      const expected = (stamps[i - 1]! + 1) % 2 ** 32;
+      expect(stamps[i]).toBe(expected);
+      if (stamps[i] === 0) wraps++;
+    }
+    expect(wraps).toBe(1);
+    expect(stamps.length).toBe(rec.total('frames'));
+    expect(rec.total('xruns')).toBe(0);
+    expect(rec.total('consumerDropped')).toBe(0);
   });
 });
