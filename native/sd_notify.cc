@@ -1,5 +1,6 @@
 // sdNotify(message): systemd's notify protocol, one datagram to $NOTIFY_SOCKET
 // (a path, or "@name" for the abstract namespace). No libsystemd needed.
+// MSG_DONTWAIT: a full receiver queue must never block the event loop.
 #include <napi.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -33,7 +34,7 @@ Napi::Value SdNotify(const Napi::CallbackInfo& info) {
 
   int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (fd < 0) throw MakePcmError(env, -errno, "", "sdNotify: socket");
-  ssize_t r = sendto(fd, msg.data(), msg.size(), MSG_NOSIGNAL, reinterpret_cast<sockaddr*>(&addr), alen);
+  ssize_t r = sendto(fd, msg.data(), msg.size(), MSG_NOSIGNAL | MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&addr), alen);
   int err = errno;
   close(fd);
   if (r < 0) throw MakePcmError(env, -err, "", std::string("sdNotify to ") + path);
