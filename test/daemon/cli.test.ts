@@ -222,12 +222,13 @@ describe.skipIf(why !== null)('alsa-health CLI as a child process', () => {
 
   it('probe: exit 0 on a healthy mock, 1 on a faulty one, 2 when the device cannot be opened', async () => {
     const ok = await runCli(['probe', 'mock:good', '--seconds', '1']);
-    expect(ok.stdout).toMatch(/verdict\s+healthy/);
+    // On a loaded host a period can wake >= 100 ms late and the verdict is honestly "not healthy": show the report.
+    expect(ok.stdout, `${ok.stdout}\n${ok.stderr}`).toMatch(/verdict\s+healthy/);
     expect(ok.stdout).toMatch(/params\s+48000 Hz, 2 ch, S16_LE, period 960 frames/);
     expect(ok.code).toBe(0);
 
     const bad = await runCli(['probe', 'mock:bad', '--seconds', '1', '--faults', '[{"at":200,"type":"xrun","count":3,"everyMs":100}]']);
-    expect(bad.stdout).toMatch(/verdict\s+NOT healthy: 3 xruns/);
+    expect(bad.stdout, `${bad.stdout}\n${bad.stderr}`).toMatch(/verdict\s+NOT healthy: 3 xruns/);
     expect(bad.code).toBe(1);
 
     // A PCM alsa-lib does not know, and a card that is not there (alsa-lib's own errors, no sound card needed).
