@@ -273,8 +273,15 @@ describe.skipIf(why !== null)('alsa-health CLI as a child process', () => {
   });
 });
 
+// Without the built CLI or the addon these tests say why and skip; ALSA_HEALTH_REQUIRE_CLI=1 makes that a failure.
 if (why !== null) {
-  describe('alsa-health CLI as a child process: skipped', () => {
-    it.skip(`cannot run here: ${why}`, () => undefined);
+  describe('alsa-health CLI as a child process: not run', () => {
+    if (process.env.ALSA_HEALTH_REQUIRE_CLI) {
+      it('can run (ALSA_HEALTH_REQUIRE_CLI is set)', () => {
+        throw new Error(`ALSA_HEALTH_REQUIRE_CLI is set but: ${why}`);
+      });
+    } else {
+      it.skip(`cannot run here (set ALSA_HEALTH_REQUIRE_CLI=1 to fail instead): ${why}`, () => undefined);
+    }
   });
 }
