@@ -1,0 +1,230 @@
+// Benchmark 1 (and the in-place half of 2): detection latency of injected
+// xruns and disconnects, injection -> the `event` reaching JS, on the mock
+// backend and on the healthtest ALSA plugin, for 1 / 5 / 10 / 20 ms periods;
+// and in-place xrun recovery (xrun -> next good period, the `recovered` event).
+//
+// Truth: the mock stamps tInjectNs on the event; the plugin writes its own
+// monotonic fault times to a trace file. Fault times are random (seeded) with
+// a gap of a few periods, so each fault lands at a random phase of the period.
+// The four period sizes of one backend stream at once (one thread each).
+import { openPcm } from '../dist/index.js';
+import { attachAudio, log, main, nowNs, nsToMs, QUICK, RATE, rng, sleep, summary } from './lib/common.mjs';
+import { pluginDevice, pluginSetup, readTrace } from './lib/plugin.mjs';
+import path from 'node:path';
+
+const PERIODS_MS = [1, 5, 10, 20];
+const N_XRUN = QUICK ? 5 : 200;
+const N_DISC = QUICK ? 1 : 20;
+const DISC_MS = 30; // how long each disconnect lasts
+const PLUGIN_MAX_FAULTS = 30; // the plugin takes 32 faults per device name
+
+/** bufferPeriods: at least 20 ms of buffer, so a loaded machine does not add real overruns. */
+const bufferPeriodsFor = (periodMs) => Math.max(4, Math.ceil(20 / periodMs));
+
+/** Random fault times (ms from stream start), in a random order of xruns and disconnects. */
+function schedule(periodMs, seed) {
+  const r = rng(seed);
+  const kinds = [...Array(N_XRUN).fill('xrun'), ...Array(N_DISC).fill('disconnect')];
+  for (let i = kinds.length - 1; i > 0; i--) {
+    const j = Math.floor(r() * (i + 1));
+    [kinds[i], kinds[j]] = [kinds[j], kinds[i]];
+  }
+  const out = [];
+  let t = 300;
+  for (const type of kinds) {
+    // a random phase within two periods, after the previous fault settled
+    t += r() * Math.max(2 * periodMs, 6);
+    const at = Math.round(t * 1000) / 1000;
+    if (type === 'xrun') {
+      out.push({ at, type });
+      t += 2 * periodMs + 6; // recovered (one period) + margin
+    } else {
+      out.push({ at, type, durationMs: DISC_MS });
+      t += DISC_MS + 4 * periodMs + 40; // back (reopen) + first periods
+    }
+  }
+  return out;
+}
+
+function segments(faults, max) {
+  const out = [];
+  for (let i = 0; i < faults.length; i += max) {
+    const seg = faults.slice(i, i + max);
+    const base = seg[0].at - 150;
+    out.push(seg.map((f) => ({ ...f, at: Math.round(f.at - base) })));
+  }
+  return out;
+}
+
+const toScript = (faults) =>
+  faults.map((f) => (f.type === 'xrun' ? `xrun@${f.at}` : `disconnect@${f.at}+${f.durationMs}`)).join(';');
+
+async function runSegment(backend, periodMs, faults, segN, tmpDir) {
+  const periodFrames = (RATE / 1000) * periodMs;
+  const trace = backend === 'plugin' ? path.join(tmpDir, `detect-${process.pid}-${periodMs}-${segN}.jsonl`) : undefined;
+  const device =
+    backend === 'mock' ? `mock:detect-${periodMs}ms-${segN}` : pluginDevice(toScript(faults), { trace });
+  const events = [];
+  let closed = false;
+  const pcm = await openPcm({
+    device,
+    direction: 'capture',
+    rate: RATE,
+    periodFrames,
+    bufferPeriods: bufferPeriodsFor(periodMs),
+    sampleIntervalMs: 100,
+    // mock: the engine reopens by itself when the disconnect ends; the plugin
+    // has no /dev/snd node to watch, so this loop reopens it (every 2 ms).
+    autoReopen: backend === 'mock',
+    ...(backend === 'mock' ? { mock: { faults } } : {}),
+  });
+  const tOpen = nowNs();
+  pcm.on('event', (e) => {
+    e.tJsNs = nowNs();
+    events.push(e);
+    if (backend === 'plugin' && e.type === 'disconnect') {
+      (async () => {
+        while (!closed) {
+          try {
+            await pcm.reopen();
+            return;
+          } catch {
+            await sleep(2);
+          }
+        }
+      })();
+    }
+  });
+  attachAudio(pcm, periodFrames * 4);
+  const last = faults[faults.length - 1];
+  const endMs = last.at + (last.durationMs ?? 0) + 150;
+  const nX = faults.filter((f) => f.type === 'xrun').length;
+  const nD = faults.length - nX;
+  const deadline = Date.now() + endMs + 2000;
+  while (Date.now() < deadline) {
+    await sleep(50);
+    const elapsed = nsToMs(nowNs() - tOpen);
+    const xr = events.filter((e) => e.type === 'recovered').length;
+    const dc = events.filter((e) => e.type === 'reopened').length;
+    if (elapsed > endMs && xr >= nX && dc >= nD) break;
+  }
+  closed = true;
+  await pcm.close();
+  return { events, trace };
+}
+
+/** Pairs each truth fault with the first engine event of its type detected at or after it. */
+function pair(truth, events) {
+  const used = new Set();
+  return truth.map((t) => {
+    const e = events.find((ev, i) => !used.has(i) && ev.tDetectNs >= t.tApplyNs && (used.add(i), true));
+    return { t, e };
+  });
+}
+
+async function runDevice(backend, periodMs, tmpDir) {
+  const periodMsReal = periodMs;
+  const all = schedule(periodMs, 1000 + periodMs);
+  const segs = backend === 'plugin' ? segments(all, PLUGIN_MAX_FAULTS) : [all];
+  const detX = [];
+  const detD = [];
+  const nativeX = [];
+  const deliverX = [];
+  const deviceLagX = [];
+  const lenErrMs = [];
+  let lenZero = 0;
+  const recUs = [];
+  const injToGoodMs = [];
+  let injectedX = 0;
+  let injectedD = 0;
+  let spontaneous = 0;
+  let missed = 0;
+  const spontaneousSeen = [];
+  for (const [i, faults] of segs.entries()) {
+    const { events, trace } = await runSegment(backend, periodMs, faults, i, tmpDir);
+    const xruns = events.filter((e) => e.type === 'xrun');
+    const discs = events.filter((e) => e.type === 'disconnect');
+    let truthX;
+    let truthD;
+    if (backend === 'mock') {
+      // the mock stamps the fault's injection time on its event
+      truthX = xruns.filter((e) => e.tInjectNs).map((e) => ({ tInjectNs: e.tInjectNs, tApplyNs: e.tInjectNs, tXrunNs: e.tInjectNs, e }));
+      truthD = discs.filter((e) => e.tInjectNs).map((e) => ({ tInjectNs: e.tInjectNs, tApplyNs: e.tInjectNs, e }));
+      spontaneous += xruns.length - truthX.length;
+      for (const e of xruns.filter((e) => !e.tInjectNs).slice(0, 3))
+        spontaneousSeen.push({ durationUs: e.durationUs, lostFrames: e.lostFrames, before: events.filter((x) => x.tDetectNs < e.tDetectNs).slice(-2).map((x) => `${x.type}@-${nsToMs(e.tDetectNs - x.tDetectNs).toFixed(2)}ms`) });
+      missed += faults.filter((f) => f.type === 'xrun').length - truthX.length;
+      missed += faults.filter((f) => f.type === 'disconnect').length - truthD.length;
+    } else {
+      const tr = readTrace(trace);
+      const trX = tr.filter((t) => t.ev === 'xrun').map((t) => ({ ...t, tApplyNs: t.tNs }));
+      const trD = tr.filter((t) => t.ev === 'disconnect').map((t) => ({ ...t, tApplyNs: t.tNs }));
+      const px = pair(trX, xruns);
+      truthX = px.filter((p) => p.t.cause === 'injected' && p.e).map((p) => ({ ...p.t, e: p.e }));
+      spontaneous += trX.filter((t) => t.cause !== 'injected').length;
+      missed += px.filter((p) => !p.e).length;
+      const pd = pair(trD, discs);
+      truthD = pd.filter((p) => p.e).map((p) => ({ ...p.t, e: p.e }));
+      missed += pd.filter((p) => !p.e).length;
+      missed += faults.length - trX.filter((t) => t.cause === 'injected').length - trD.length;
+    }
+    injectedX += truthX.length;
+    injectedD += truthD.length;
+    const recovered = events.filter((e) => e.type === 'recovered');
+    for (const x of truthX) {
+      const e = x.e;
+      detX.push(nsToMs(e.tJsNs - x.tInjectNs));
+      nativeX.push(nsToMs(e.tDetectNs - x.tInjectNs));
+      deliverX.push(nsToMs(e.tJsNs - e.tDetectNs));
+      deviceLagX.push(nsToMs(x.tApplyNs - x.tInjectNs));
+      // the reported length ("at least X") against the truth: detection - xrun start
+      const truthLenMs = nsToMs(e.tDetectNs - x.tXrunNs);
+      if (!(e.durationUs > 0)) lenZero++;
+      lenErrMs.push((e.durationUs ?? 0) / 1000 - truthLenMs);
+      const rec = recovered.find((r) => r.tDetectNs >= e.tDetectNs);
+      if (rec) {
+        recUs.push(rec.durationUs);
+        injToGoodMs.push(nsToMs(rec.tDetectNs - x.tInjectNs));
+      }
+    }
+    for (const d of truthD) detD.push(nsToMs(d.e.tJsNs - d.tInjectNs));
+  }
+  const inPeriods = (s) => ({ p50: s.p50 / periodMsReal, p99: s.p99 / periodMsReal, max: s.max / periodMsReal });
+  const sx = summary(detX);
+  const sd = summary(detD);
+  const rec = summary(recUs.map((u) => u / 1000));
+  const absErr = lenErrMs.map(Math.abs);
+  return {
+    backend,
+    periodMs,
+    bufferPeriods: bufferPeriodsFor(periodMs),
+    faults: { xruns: N_XRUN, disconnects: N_DISC, xrunsMatched: injectedX, disconnectsMatched: injectedD, missed, spontaneousXruns: spontaneous, spontaneousSeen },
+    xrunMs: sx,
+    xrunPeriods: inPeriods(sx),
+    xrunTargetMs: periodMs + 2,
+    xrunTargetMet: sx.n > 0 && sx.p99 <= periodMs + 2,
+    xrunNativeMs: summary(nativeX),
+    xrunDeliveryMs: summary(deliverX),
+    xrunDeviceLagMs: summary(deviceLagX),
+    xrunLength: { reported: detX.length - lenZero, zero: lenZero, absErrMs: summary(absErr) },
+    disconnectMs: sd,
+    disconnectPeriods: inPeriods(sd),
+    recoveryMs: rec,
+    recoveryPeriods: inPeriods(rec),
+    recoveryFromInjectMs: summary(injToGoodMs),
+    recoveryTargetMet: rec.n > 0 && rec.p99 <= 2 * periodMs,
+  };
+}
+
+main(async () => {
+  const setup = pluginSetup();
+  Object.assign(process.env, setup.env); // before alsa-lib opens any healthtest PCM here
+  const rows = [];
+  for (const backend of ['mock', 'plugin']) {
+    log(`${backend}: ${N_XRUN} xruns + ${N_DISC} disconnects per period size ${PERIODS_MS.join('/')} ms, in parallel`);
+    rows.push(...(await Promise.all(PERIODS_MS.map((p) => runDevice(backend, p, setup.tmpDir)))));
+  }
+  const ok = rows.every((r) => r.xrunMs.n > 0 && r.disconnectMs.n > 0 && r.recoveryMs.n > 0);
+  if (!ok) throw new Error(`some device produced no figures: ${JSON.stringify(rows.map((r) => [r.backend, r.periodMs, r.xrunMs.n, r.disconnectMs.n, r.recoveryMs.n]))}`);
+  return { name: 'detect', rows };
+});

@@ -1,0 +1,95 @@
+// The printed table of bench/run.mjs, from the benchmarks' JSON results.
+const f = (x, d = 2) => (x === null || x === undefined || Number.isNaN(x) ? '-' : Number(x).toFixed(d));
+const e = (x) => (x === null || x === undefined || Number.isNaN(x) ? '-' : Number(x).toExponential(2));
+const yes = (b) => (b ? 'yes' : 'NO');
+
+function grid(head, rows) {
+  const all = [head, ...rows].map((r) => r.map(String));
+  const w = head.map((_, i) => Math.max(...all.map((r) => r[i].length)));
+  const line = (r) => '| ' + r.map((c, i) => c.padEnd(w[i])).join(' | ') + ' |';
+  return [line(all[0]), '|' + w.map((n) => '-'.repeat(n + 2)).join('|') + '|', ...all.slice(1).map(line)].join('\n');
+}
+
+const sections = {
+  detect: (r) => [
+    '### 1. Detection latency: injection -> event in JS (ms | periods); 2a. in-place xrun recovery (detection -> next good period)',
+    grid(
+      ['backend', 'period', 'xruns seen', 'xrun p50', 'xrun p99', 'xrun max', 'p99 (periods)', 'target p99 <= period+2ms', 'length err p99', 'disc. seen', 'disc. p50', 'disc. p99', 'recovery p50', 'recovery p99', 'p99 (periods)', 'target <= 2 periods', 'spont. xruns'],
+      r.rows.map((x) => [
+        x.backend,
+        `${x.periodMs} ms`,
+        `${x.faults.xrunsMatched}/${x.faults.xruns}`,
+        f(x.xrunMs.p50),
+        f(x.xrunMs.p99),
+        f(x.xrunMs.max),
+        f(x.xrunPeriods.p99),
+        yes(x.xrunTargetMet),
+        f(x.xrunLength.absErrMs.p99),
+        `${x.faults.disconnectsMatched}/${x.faults.disconnects}`,
+        f(x.disconnectMs.p50),
+        f(x.disconnectMs.p99),
+        f(x.recoveryMs.p50),
+        f(x.recoveryMs.p99),
+        f(x.recoveryPeriods.p99),
+        yes(x.recoveryTargetMet),
+        x.faults.spontaneousXruns,
+      ]),
+    ),
+  ],
+  recovery: (r) => [
+    `### 2b. Disconnect ends -> streaming again (\`reopened\` in JS), ${r.periodMs} ms periods`,
+    grid(
+      ['backend', 'how', 'disconnects', 'came back', 'p50 ms', 'p99 ms', 'max ms', 'backoff step ms', 'target <= 100 ms'],
+      r.rows.map((x) => [x.backend, x.how === 'auto' ? 'autoReopen' : 'RecoveryController', x.seen, x.seen - x.notBack, f(x.lagMs.p50, 1), f(x.lagMs.p99, 1), f(x.lagMs.max, 1), x.backoffStepMs ?? '-', yes(x.targetMet)]),
+    ),
+  ],
+  cpu: (r) => [
+    `### 3. CPU seconds per audio second (48 kHz S16_LE 2ch; clocked plugin ${r.measureS} s each, null ${r.nullMeasureS} s); idle bare node: ${e(r.idleNode.cpuPerS)} CPU-s/s, RSS ${r.idleNode.rssKb} KB; speaker: ${r.speaker.missing ? 'MISSING - ' + r.speaker.missing : r.speaker.version + ' (' + r.speaker.note + ')'}`,
+    grid(
+      ['device', 'period', 'dir', 'alsa-health', 'peer', 'peer CPU/s', 'ratio', 'ratio net of idle node', 'speaker', 'alsa-health / speaker', 'target <= 1.3x and < speaker'],
+      r.rows.map((x) => [
+        x.device,
+        `${x.periodMs} ms`,
+        x.direction,
+        e(x.alsaHealthCpuPerAudioS),
+        x.peer,
+        e(x.peerCpuPerAudioS),
+        f(x.ratio),
+        f(x.netRatio),
+        x.speaker?.missing ? 'missing' : x.speakerCpuPerAudioS == null ? '-' : e(x.speakerCpuPerAudioS),
+        x.ratioToSpeaker == null ? '-' : f(x.ratioToSpeaker),
+        yes(x.targetMet),
+      ]),
+    ),
+  ],
+  wakeups: (r) => [
+    `### 4. Calls into JS per device per second (sampleIntervalMs ${r.sampleIntervalMs})`,
+    grid(
+      ['device', 'dir', 'period', 'periods/s', 'calls/s', 'sample', 'event', 'audio', 'limit (1000/interval + events)', 'target'],
+      r.rows.map((x) => [x.device, x.direction, `${x.periodMs} ms`, x.periodsPerS, f(x.perS.total, 1), f(x.perS.sample, 1), f(x.perS.event, 1), f(x.perS.audio, 1), f(x.limitPerS, 1), yes(x.targetMet)]),
+    ),
+  ],
+  scale: (r) => [
+    `### 5. Scale: mock capture devices at ${r.periodMs} ms in one process, ${r.measureS} s; bare idle node RSS ${r.bareNodeRssKb} KB`,
+    grid(
+      ['devices', 'CPU %', 'max lateness ms', 'missed periods', 'xruns', 'RSS KB', 'RSS / bare node', 'no missed period'],
+      r.rows.map((x) => [x.n, f(x.cpuPct, 1), f(x.latenessMsMax), x.missed, x.xruns, x.rssKb, f(x.rssVsBareNode), yes(x.targetMet)]),
+    ),
+  ],
+  memory: (r) => [
+    `### 6. Memory during an xrun storm: ${r.durationS} s, ${f(r.xrunsPerS, 0)} xruns/s, a reading every ${r.everyS} s${r.gc ? ' (after a full GC)' : ''}`,
+    grid(
+      ['RSS start KB', 'RSS end KB', 'RSS slope KB/min', 'heap start KB', 'heap end KB', 'heap slope KB/min', 'xruns'],
+      [[r.rssKbStart, r.rssKbEnd, f(r.rssKbPerMin, 1), f(r.heapKbStart, 0), f(r.heapKbEnd, 0), f(r.heapKbPerMin, 1), r.xruns]],
+    ),
+  ],
+};
+
+export function renderTable(results) {
+  const out = [`alsa-health bench — ${results.date} — ${results.cpu} (${results.cores} cores, load ${results.loadBefore.join(' ')}) — node ${results.node} — \`${results.command}\`${results.quick ? ' (QUICK: figures meaningless)' : ''}`, ''];
+  for (const [name, r] of Object.entries(results.benchmarks)) {
+    if (r.error) out.push(`### ${name}: FAILED — ${r.error}`, '');
+    else out.push(...sections[name](r), '');
+  }
+  return out.join('\n');
+}
