@@ -58,7 +58,7 @@ describe('audio flow', () => {
   });
 
   it('playback consumes what JS writes at the device rate; a starved stream plays silence and counts it', async () => {
-    const pcm = await openPcm({ device: 'mock:play', direction: 'playback', rate: RATE, sampleIntervalMs: 50 });
+    const pcm = await openPcm({ device: 'mock:play', direction: 'playback', rate: RATE, bufferPeriods: 8, sampleIntervalMs: 50 });
     const rec = record(pcm);
     const audio = pcm.audio as Writable;
     const chunk = Buffer.alloc(BYTES_PER_SECOND / 50); // 20 ms
