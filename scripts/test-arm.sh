@@ -57,6 +57,7 @@ export PREBUILDS_ONLY=1
 export ALSA_CONFIG_PATH="/usr/share/alsa/alsa.conf:$PLUGIN_DIR/healthtest.conf"
 export HEALTHTEST_STATE_DIR="$PLUGIN_DIR/state"
 export AH_ARM_EXPECT=1
+export AH_ARM_QEMU=qemu-arm-static # for the few tests that start a child Node
 if [ -n "${AH_ARM_TESTS:-}" ]; then
   files=(); for n in $AH_ARM_TESTS; do files+=("test/arm/$n.test.mjs"); done
 else
