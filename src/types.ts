@@ -36,18 +36,22 @@ export interface HealthSample {
   lastErrno: string | null;
   lastError: string | null;
   state: PcmState;
-  /** Period wake-up minus its ideal time (us). */
-  latenessUsMean: number;
-  latenessUsMax: number;
+  /** Period wake-up minus its ideal time (us); null from a PcmObserver (it cannot know). */
+  latenessUsMean: number | null;
+  latenessUsMax: number | null;
   /** ALSA delay (us). */
   delayUsMean: number;
   delayUsMax: number;
-  /** Longest in-place recovery (xrun/suspend detected -> next good period), us. */
-  recoveryUsMax: number;
-  /** Capture frames JS did not drain in time (dropped, oldest first). */
-  consumerDropped: number;
-  /** Playback frames JS did not feed in time (silence was written instead). */
-  starved: number;
+  /** Longest in-place recovery (xrun/suspend detected -> next good period), us; null when unknown. */
+  recoveryUsMax: number | null;
+  /** Capture frames JS did not drain in time (dropped, oldest first); null from a PcmObserver. */
+  consumerDropped: number | null;
+  /** Playback frames JS did not feed in time (silence was written instead); null from a PcmObserver. */
+  starved: number | null;
+  /** PcmObserver: ALSA avail (frames) over the window's polls, and the owner's pid (null when closed). */
+  availFramesMean?: number | null;
+  availFramesMax?: number | null;
+  ownerPid?: number | null;
 }
 
 export type PcmEventType =
@@ -58,7 +62,15 @@ export type PcmEventType =
   | 'recovered'
   | 'reopened'
   | 'reopenFailed'
-  | 'error';
+  | 'error'
+  // From a PcmObserver only (a PCM another process owns, seen through /proc/asound):
+  | 'opened' // the owner opened the PCM (pid)
+  | 'closed' // the owner closed it
+  | 'ownerChanged' // a different pid holds it now
+  | 'state' // any state change (evidence.from -> evidence.to)
+  | 'ownerStall' // hw_ptr moves, appl_ptr does not / avail high: the owner is late (early warning)
+  | 'deviceStall' // RUNNING but hw_ptr frozen for more than 2 periods
+  | 'reappeared'; // the card's procfs directory is back after a disconnect
 
 /** Delivered at once, not batched. */
 export interface PcmEvent {
@@ -74,6 +86,10 @@ export interface PcmEvent {
   /** 'EPIPE', 'ENODEV', ... */
   errno?: string;
   message?: string;
+  /** PcmObserver: the owning process, when known. */
+  pid?: number | null;
+  /** PcmObserver: what was read that made the event (procfs figures, states, times). */
+  evidence?: Readonly<Record<string, string | number | boolean | null>>;
 }
 
 export type MockFault =

@@ -47,7 +47,7 @@ export function judgeProbe(
 ): ProbeReport {
   const sum = (f: (s: HealthSample) => number) => samples.reduce((n, s) => n + f(s), 0);
   const moving = samples.filter((s) => s.periods > 0);
-  const late = moving.map((s) => s.latenessUsMax / 1000).sort((a, b) => a - b);
+  const late = moving.map((s) => (s.latenessUsMax ?? 0) / 1000).sort((a, b) => a - b);
   const frames = sum((s) => s.frames);
   const expectedFrames = Math.round(params.rate * seconds);
   const count: Record<string, number> = {};
@@ -86,8 +86,8 @@ export function judgeProbe(
     events: count,
     latenessMs,
     delayMs,
-    consumerDropped: sum((s) => s.consumerDropped),
-    starved: sum((s) => s.starved),
+    consumerDropped: sum((s) => s.consumerDropped ?? 0),
+    starved: sum((s) => s.starved ?? 0),
     healthy: reasons.length === 0,
     reasons,
   };

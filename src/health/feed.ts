@@ -21,9 +21,11 @@ export function applySample(rec: DeviceRecorder, now: number, s: HealthSample): 
   if (good) rec.good(now, s.periods, s.frames);
   else if (s.frames > 0) rec.moved(now, s.frames);
   else rec.idle();
-  if (s.periods > 0 || s.latenessUsMax > 0) rec.lateness(now, s.latenessUsMean, s.latenessUsMax, s.periods);
+  // A PcmObserver cannot know the owner's wake-ups (null): no lateness figures, not zeros.
+  const lateMax = s.latenessUsMax;
+  if (lateMax !== null && (s.periods > 0 || lateMax > 0)) rec.lateness(now, s.latenessUsMean ?? lateMax, lateMax, s.periods);
   if (s.periods > 0 || s.delayUsMax > 0) rec.delay(now, s.delayUsMean, s.delayUsMax, s.periods);
-  rec.lost(now, s.lostFrames, s.consumerDropped, s.starved);
+  rec.lost(now, s.lostFrames, s.consumerDropped ?? 0, s.starved ?? 0);
   // Errors are counted from 'error' events; the sample only keeps the last errno for the snapshot.
   if (s.errors > 0) rec.noteErrno(s.lastErrno, s.lastError);
   return good;

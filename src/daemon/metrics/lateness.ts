@@ -17,5 +17,6 @@ export function lateness(registry: Registry): Histogram<'device'> {
 }
 
 export function observeLateness(h: Histogram<'device'>, device: string, s: HealthSample): void {
-  if (s.periods > 0) h.observe({ device }, s.latenessUsMax / 1e6);
+  // A PcmObserver cannot know the owner's wake-ups: its lateness is null.
+  if (s.periods > 0 && s.latenessUsMax !== null) h.observe({ device }, s.latenessUsMax / 1e6);
 }
