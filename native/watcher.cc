@@ -18,6 +18,7 @@ namespace {
 
 constexpr int64_t kResumeRetryNs = 20'000'000;  // like PulseAudio: retry resume a few times...
 constexpr int kMaxResumeTries = 50;              // ...for about a second, then prepare
+constexpr int64_t kSuspendedPollNs = 100'000'000;  // still asleep after that: look every 100 ms
 constexpr int64_t kErrorEventGapNs = 1'000'000'000;  // coalesce repeats of one error
 
 void NameThread(const std::string& device) {
@@ -200,16 +201,22 @@ void Watcher::RunLoop() {
       OnError(-errno, now);
       continue;
     }
+    bool commanded = false;
     if (r > 0 && (pfds_[size_t(n)].revents & POLLIN)) {
       uint64_t v;
       (void)!read(cmdFd_, &v, sizeof v);
       HandleCommands(now);
       if (stop_) break;
+      commanded = true;
     }
-    if (r > 0 && n > 0 && phase_ == Phase::kStreaming) OnReadable(now);
-    else if (r > 0 && n > 0 && phase_ == Phase::kDisconnected && (pfds_[0].revents & POLLIN))
-      OnPresence();
-    if (phase_ == Phase::kSuspended && now >= nextResumeNs_) TryResume(now);
+    // A command (reopen) may have replaced the PCM and its descriptors: the
+    // revents of this pass belong to the old ones.
+    if (!commanded) {
+      if (r > 0 && n > 0 && phase_ == Phase::kStreaming) OnReadable(now);
+      else if (r > 0 && n > 0 && phase_ == Phase::kDisconnected && (pfds_[0].revents & POLLIN))
+        OnPresence();
+      if (phase_ == Phase::kSuspended && now >= nextResumeNs_) TryResume(now);
+    }
     if (now >= nextWindow) {
       EmitSample(NowNs());  // fresh: events stamped during this wake-up fall inside
       nextWindow += windowNs;
@@ -393,6 +400,7 @@ void Watcher::OnSuspend(int64_t now) {
   phase_ = Phase::kSuspended;
   if (recoverStartNs_ == 0) recoverStartNs_ = now;
   resumeTries_ = 0;
+  preparedWhileSuspended_ = false;
   TryResume(now);
 }
 
@@ -400,14 +408,31 @@ void Watcher::TryResume(int64_t now) {
   int err = backend_->Resume();
   // alsa-lib's ioplug returns 0 from resume while the plugin stays suspended.
   if (err == 0 && backend_->State() == SND_PCM_STATE_SUSPENDED) err = -EAGAIN;
-  if (err == -EAGAIN && ++resumeTries_ < kMaxResumeTries) {
-    nextResumeNs_ = now + kResumeRetryNs;  // never sleep on this thread: poll again
+  if (err == -EAGAIN) {
+    if (++resumeTries_ < kMaxResumeTries) {
+      nextResumeNs_ = now + kResumeRetryNs;  // never sleep on this thread: poll again
+      return;
+    }
+    // Resume keeps saying "not yet": a driver without resume wants prepare.
+    // A prepare that fails the same way means the device is still asleep.
+    int perr = backend_->Prepare();
+    if (perr == -EAGAIN || perr == -ESTRPIPE || backend_->State() == SND_PCM_STATE_SUSPENDED) {
+      preparedWhileSuspended_ = true;  // the failed prepare may have reset the pointers
+      nextResumeNs_ = now + kSuspendedPollNs;
+      return;
+    }
+    phase_ = Phase::kStreaming;
+    if (perr < 0) return HandleError(perr, now);
+    err = StartStream();
+    if (err < 0) return HandleError(err, now);
+    PostEvent("resume", now, 0);
     return;
   }
   phase_ = Phase::kStreaming;
   PostEvent("resume", now, 0);
-  // A driver that cannot resume (or never finished) is prepared and restarted.
-  if (err < 0) RestartInPlace(now);
+  // A driver that cannot resume, or pointers a failed prepare reset: start afresh.
+  if (err < 0 || preparedWhileSuspended_) RestartInPlace(now);
+  preparedWhileSuspended_ = false;
 }
 
 void Watcher::OnDisconnect(int err, int64_t now) {

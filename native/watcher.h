@@ -98,6 +98,7 @@ class Watcher {
   int64_t startNs_ = 0;           // the stream's last start
   int64_t lastTransferNs_ = 0;    // the last good period since that start
   int resumeTries_ = 0;
+  bool preparedWhileSuspended_ = false;
   int presenceFd_ = -1;           // owned by the backend; polled while disconnected
   int64_t nextResumeNs_ = 0;
   int recursion_ = 0;
