@@ -118,7 +118,27 @@ async function runDaemon(opts: { config?: string; pretty?: boolean }): Promise<v
   }
 }
 
-async function listCommand(opts: { json?: boolean }): Promise<number> {
+/** Which hardware PCMs are open now, by which pid (from /proc/asound; no engine needed). */
+async function openPcmsText(): Promise<{ text: string; json: unknown }> {
+  const [{ listOpenPcms }, { table }] = await Promise.all([import('../observe/list.js'), import('./table.js')]);
+  const r = listOpenPcms();
+  if (!r.verbose && r.pcms.length === 0) {
+    return { text: 'Open now: unknown (no /proc/asound/card*/pcm*/sub*/status: no sound card, or a kernel without CONFIG_SND_VERBOSE_PROCFS)', json: r.pcms };
+  }
+  if (r.pcms.length === 0) return { text: 'Open now: none', json: r.pcms };
+  const rows = r.pcms.map((p) => [
+    p.name, p.byId, p.direction, p.state.toUpperCase(), String(p.ownerPid ?? '?'), p.ownerCommand ?? '?',
+    p.rate === null ? '' : `${p.format ?? '?'} ${p.rate} Hz ${p.channels}ch, period ${p.periodFrames}, buffer ${p.bufferFrames}`,
+  ]);
+  return { text: `Open now:\n${table(['PCM', 'BY ID', 'DIRECTION', 'STATE', 'PID', 'COMMAND', 'PARAMS'], rows)}`, json: r.pcms };
+}
+
+async function listCommand(opts: { json?: boolean; open?: boolean }): Promise<number> {
+  if (opts.open) {
+    const o = await openPcmsText();
+    process.stdout.write(opts.json ? `${JSON.stringify(o.json, null, 2)}\n` : `${o.text}\n`);
+    return 0;
+  }
   const [{ listPcms }, { table }] = await Promise.all([import('../pcm.js'), import('./table.js')]);
   const pcms = await listPcms();
   if (opts.json) {
@@ -126,7 +146,7 @@ async function listCommand(opts: { json?: boolean }): Promise<number> {
     return 0;
   }
   const rows = pcms.map((p) => [p.name, p.directions.join('+'), (p.description.split('\n')[0] ?? '').trim()]);
-  process.stdout.write(`${table(['NAME', 'DIRECTION', 'DESCRIPTION'], rows)}\n`);
+  process.stdout.write(`${table(['NAME', 'DIRECTION', 'DESCRIPTION'], rows)}\n\n${(await openPcmsText()).text}\n`);
   return 0;
 }
 
@@ -241,13 +261,15 @@ Exit codes: 0 after SIGTERM/SIGINT, 78 bad config, 1 any other failure.`,
 
   program
     .command('list')
-    .description('List the PCMs alsa-lib knows: name, direction, description.')
+    .description('List the PCMs alsa-lib knows (name, direction, description), then the hardware PCMs open now and by which pid.')
     .option('--json', 'print JSON for scripts')
+    .option('--open', 'only the PCMs open now (from /proc/asound; works without the native engine)')
     .addHelpText(
       'after',
       `
 Examples:
   alsa-health list
+  alsa-health list --open                 # who holds hw:0,0? (PID, COMMAND)
   alsa-health list --json | jq -r '.[] | select(.directions | index("capture")) | .name'`,
     )
     .action(async (opts: { json?: boolean }) => {

@@ -70,6 +70,24 @@ export const deviceSchema = z.strictObject({
   rtPriority: z.number().int().min(1).max(99).optional(),
   audio: audio.optional(),
   mock: z.strictObject({ faults: z.array(fault).default([]) }).optional(),
+  /**
+   * `stream` (default): the daemon opens the PCM and streams it. `observe`: another
+   * process owns it; it is watched through /proc/asound and healed by `recovery.exec` only.
+   */
+  mode: z.enum(['stream', 'observe'], { error: "must be 'stream' or 'observe'" }).default('stream'),
+  /** observe: how often /proc/asound is read (default 10). */
+  pollIntervalMs: posMs('pollIntervalMs').max(1000, 'must be at most 1000').optional(),
+  /** observe: owner-stall warning when avail reaches this share of the buffer (default 0.75). */
+  ownerStallShare: z.number({ error: 'must be a number' }).gt(0, 'must be greater than 0').max(1, 'must be at most 1').optional(),
+  /** Run at each recovery attempt of this device, after a reopen (stream mode): argv, no shell. */
+  recovery: z
+    .strictObject({
+      exec: z
+        .array(z.string({ error: 'must be a string' }).min(1, 'must not be empty'), { error: 'must be a list: [program, arg, ...]' })
+        .min(1, 'must name a program'),
+      timeoutMs: posMs('timeoutMs').default(10_000),
+    })
+    .optional(),
 });
 
 /** Names and defaults of src/health/config.ts (DESIGN.md "Defaults"); all durations in milliseconds. */
@@ -127,6 +145,25 @@ export const configSchema = z
       const isMock = d.pcm.startsWith('mock:');
       if (d.mock && !isMock) {
         ctx.addIssue({ code: 'custom', path: ['devices', i, 'mock'], message: "is only allowed for 'mock:<name>' PCMs" });
+      }
+      if (d.mode === 'observe') {
+        if (!/^(plug)?hw:./.test(d.pcm)) {
+          ctx.addIssue({ code: 'custom', path: ['devices', i, 'pcm'], message: 'must be a hardware PCM (hw:CARD,DEV[,SUBDEV]) in observe mode: only those have /proc/asound status' });
+        }
+        for (const k of ['audio', 'mock', 'rtPriority', 'periodFrames'] as const) {
+          if (d[k] !== undefined) ctx.addIssue({ code: 'custom', path: ['devices', i, k], message: 'is not used in observe mode (the owner streams the PCM)' });
+        }
+      } else {
+        for (const k of ['pollIntervalMs', 'ownerStallShare'] as const) {
+          if (d[k] !== undefined) ctx.addIssue({ code: 'custom', path: ['devices', i, k], message: 'is only used in observe mode' });
+        }
+      }
+      if (d.recovery && d.recovery.timeoutMs > cfg.recovery.attemptTimeoutMs) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['devices', i, 'recovery', 'timeoutMs'],
+          message: `must be at most recovery.attemptTimeoutMs (${cfg.recovery.attemptTimeoutMs}), which bounds the whole attempt`,
+        });
       }
       const a = d.audio;
       if (a !== undefined) {

@@ -17,6 +17,8 @@ import {
 } from './config.js';
 import { closeServer, createHttpServer, listen, parseListen } from './http.js';
 import { registerMetrics, type DaemonMetrics } from './metrics/index.js';
+import { runExecAction } from './exec-action.js';
+import { ObserverSlot } from './observe-slot.js';
 import { DeviceSlot, type OpenPcm } from './slot.js';
 import { Notifier, type NotifyFn } from './systemd.js';
 import { emptyTotals, type DeviceView, type HealthView } from './view.js';
@@ -30,6 +32,8 @@ export interface DaemonDeps {
   hasSoundCard?: () => boolean;
   env?: NodeJS.ProcessEnv;
   now?: () => number;
+  /** Where `mode: observe` devices are read (tests: a fake tree). Default /proc/asound. */
+  procRoot?: string;
 }
 
 export interface DaemonOptions {
@@ -76,7 +80,7 @@ export class Daemon {
   monitor!: HealthMonitor;
   readonly registry: Registry;
   private readonly view: HealthView = { devices: () => this.views() };
-  readonly slots = new Map<string, DeviceSlot>();
+  readonly slots = new Map<string, DeviceSlot | ObserverSlot>();
   readonly notifier: Notifier;
   private metrics!: DaemonMetrics;
   private server: Server | null = null;
@@ -211,6 +215,18 @@ export class Daemon {
   private createMonitor(cfg: DaemonConfig): HealthMonitor {
     const m = new HealthMonitor({ ...cfg.monitor, recovery: cfg.recovery }, { logger: this.opts.logger });
     m.on('status', () => this.notifier.status(this.summary()));
+    // A device's `recovery.exec` (the only action of a `mode: observe` device), read from the running config.
+    m.registerRecoveryCallback('exec', async (device, ctx) => {
+      const spec = this.config.devices.find((d) => d.name === device)?.recovery;
+      if (!spec) return;
+      await runExecAction({
+        argv: spec.exec,
+        timeoutMs: spec.timeoutMs,
+        log: this.opts.logger.child({ component: 'recovery-exec', device }),
+        env: { ALSA_HEALTH_DEVICE: device, ALSA_HEALTH_ATTEMPT: String(ctx.attempt) },
+        signal: ctx.signal,
+      });
+    });
     m.on('escalate', (e) =>
       this.log.error(
         { device: e.device, attempts: e.attempts, lastError: e.lastError },
@@ -237,7 +253,10 @@ export class Daemon {
 
   private async addDevice(cfg: DeviceConfig): Promise<void> {
     if (this.stopping) return;
-    const slot = new DeviceSlot(cfg, this.opts.deps.openPcm, this.opts.logger, this.now);
+    const slot =
+      cfg.mode === 'observe'
+        ? new ObserverSlot(cfg, this.opts.logger, this.now, this.opts.deps.procRoot)
+        : new DeviceSlot(cfg, this.opts.deps.openPcm, this.opts.logger, this.now);
     this.slots.set(cfg.name, slot);
     slot.on('sample', (s) => this.metrics.observeSample(cfg.name, s));
     // Watch first: a device that fails to open is then already the monitor's, and recovery opens it.

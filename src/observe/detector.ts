@@ -15,6 +15,8 @@ export interface DetectorOptions {
   deviceStallPeriods?: number;
   /** CLOCK_MONOTONIC now, ns (default process.hrtime.bigint). */
   nowNs?: () => bigint;
+  /** The poller's clock, ms (default performance.now): `update(..., nowMs)` is read from it. */
+  nowMs?: () => number;
 }
 
 export type Emit = (e: PcmEvent) => void;
@@ -31,6 +33,7 @@ export class ObserveDetector {
   private readonly share: number;
   private readonly stallPeriods: number;
   private readonly nowNs: () => bigint;
+  private readonly nowMs: () => number;
 
   /** Last state seen ('closed' until a first open; 'disconnected' while the card is gone). */
   state: PcmState = 'closed';
@@ -77,6 +80,7 @@ export class ObserveDetector {
     this.share = opts.ownerStallShare ?? 0.75;
     this.stallPeriods = opts.deviceStallPeriods ?? 2;
     this.nowNs = opts.nowNs ?? (() => process.hrtime.bigint());
+    this.nowMs = opts.nowMs ?? (() => performance.now());
     this.winStartNs = this.nowNs();
   }
 
@@ -144,7 +148,12 @@ export class ObserveDetector {
       this.readError(emit, 'EIO', `status read "error ${st.error}"`);
       return;
     }
-    const next = st.state;
+    let next: PcmState = st.state;
+    // A RUNNING read with avail at the stop threshold: this very read (snd_pcm_status updates
+    // hw_ptr after taking the state) stopped the stream; the next read says XRUN.
+    const stop = this.sw?.stopThreshold ?? 0;
+    const stoppedNow = next === 'running' && stop > 0 && stop < (this.sw?.boundary ?? Infinity) && st.avail >= stop;
+    if (stoppedNow) next = 'xrun';
     // Open / close / owner.
     if (next === 'closed') {
       if (prevState !== 'closed' && prevState !== 'disconnected') {
@@ -181,10 +190,15 @@ export class ObserveDetector {
         pid,
         evidence: { from: prevState, to: next },
       });
-      if (next === 'xrun') this.onXrunState(st, emit, fresh ? null : nowMs - this.prevPollMs);
+      if (next === 'xrun') this.onXrunState(st, emit, fresh, stoppedNow);
       else if (next === 'suspended') this.event(emit, 'suspend', { pid, evidence: { trigger_time: fmtTime(st.triggerSec, st.triggerNsec) } });
       if (prevState === 'suspended' && next !== 'xrun') this.event(emit, 'resume', { pid, evidence: { to: next } });
       if (next === 'setup' || next === 'prepared' || next === 'open') this.needsParams = true;
+    }
+    // The XRUN read after the one that caused it: the kernel's own xrun time replaces our estimate.
+    if (next === 'xrun' && prevState === 'xrun' && trigChanged && this.xrunOpen) {
+      this.xrunTrigSec = st.triggerSec;
+      this.xrunTrigNsec = st.triggerNsec;
     }
     // The owner restarted the stream: after an XRUN we saw, that is its recovery;
     // from RUNNING to RUNNING with nothing seen between, an xrun recovered between two polls.
@@ -229,26 +243,38 @@ export class ObserveDetector {
     this.trigNsec = st.triggerNsec;
   }
 
-  /** `sinceLastPollMs`: the xrun began after the previous read (which did not show it). */
-  private onXrunState(st: ProcStatus, emit: Emit, sinceLastPollMs: number | null): void {
+  /**
+   * An xrun seen in the state (or caused by this read: `stoppedNow`). Its length
+   * "at least": from the kernel's xrun time (trigger_time) to now when the owner's
+   * clock is ours (alsa-lib sets CLOCK_MONOTONIC) and that fits since the previous
+   * read; for `stoppedNow`, the frames past the stop threshold.
+   */
+  private onXrunState(st: ProcStatus, emit: Emit, fresh: boolean, stoppedNow: boolean): void {
     this.xruns++;
     this.xrunOpen = true;
-    this.xrunTrigSec = st.triggerSec;
-    this.xrunTrigNsec = st.triggerNsec;
-    // "At least": from the xrun (its trigger_time) to now, if the owner's clock is ours (alsa-lib: monotonic).
-    const nowUs = Number(this.nowNs() / 1000n);
-    const trigUs = st.triggerSec * 1e6 + st.triggerNsec / 1e3;
-    const atLeast = nowUs - trigUs;
-    // Only if that fits between the previous read and now: else the owner's clock is not CLOCK_MONOTONIC.
-    const plausible = atLeast >= 0 && atLeast <= (sinceLastPollMs === null ? 3600e3 : sinceLastPollMs + 2) * 1000;
-    if (plausible) this.noteXrunLength(atLeast);
+    const nowNs = this.nowNs();
+    let atLeast: number | null;
+    if (stoppedNow) {
+      this.xrunTrigSec = Number(nowNs / 1_000_000_000n);
+      this.xrunTrigNsec = Number(nowNs % 1_000_000_000n);
+      const rate = this.hw?.rate ?? 0;
+      atLeast = rate > 0 ? ((st.avail - (this.sw?.stopThreshold ?? st.avail)) * 1e6) / rate : null;
+    } else {
+      this.xrunTrigSec = st.triggerSec;
+      this.xrunTrigNsec = st.triggerNsec;
+      atLeast = Number(nowNs / 1000n) - (st.triggerSec * 1e6 + st.triggerNsec / 1e3);
+      const sinceLastPollMs = fresh ? 3600e3 : this.nowMs() - this.prevPollMs;
+      // Not plausible: the owner's timestamps are not CLOCK_MONOTONIC.
+      if (!(atLeast >= 0 && atLeast <= (sinceLastPollMs + 1) * 1000)) atLeast = null;
+    }
+    if (atLeast !== null) this.noteXrunLength(atLeast);
     const buffer = this.hw?.bufferSize ?? null;
     this.event(emit, 'xrun', {
       pid: st.ownerPid,
-      durationUs: plausible ? Math.round(atLeast) : undefined,
-      message: `state XRUN (${this.direction === 'capture' ? 'overrun' : 'underrun'})`,
+      durationUs: atLeast === null ? undefined : Math.round(atLeast),
+      message: `${stoppedNow ? `avail ${st.avail} >= stop_threshold ${this.sw?.stopThreshold}` : 'state XRUN'} (${this.direction === 'capture' ? 'overrun' : 'underrun'})`,
       evidence: {
-        seen: 'state',
+        seen: stoppedNow ? 'avail>=stop_threshold' : 'state',
         avail: st.avail,
         buffer_size: buffer,
         hw_ptr: st.hwPtr,
@@ -263,22 +289,26 @@ export class ObserveDetector {
     if (us > this.xrunUsMax) this.xrunUsMax = us;
   }
 
+  /**
+   * Frames a pointer moved. The first read of an owner's stream is a baseline; a restart
+   * through prepare (after an xrun, a stop) counts from 0 again; a pause release or a
+   * resume keeps the pointers; a wrap at the boundary is progress.
+   */
+  private delta(now: number, prev: number, fresh: boolean, restarted: boolean, prevState: PcmState): number {
+    if (fresh) return 0;
+    if (restarted && prevState !== 'paused' && prevState !== 'suspended') return now;
+    if (restarted && now < prev) return now;
+    let d = now - prev;
+    const boundary = this.sw?.boundary ?? 0;
+    if (d < 0 && boundary > 0) d += boundary;
+    return d < 0 ? 0 : d;
+  }
+
   /** Pointer progress, stalls, delay / avail figures. */
   private pointers(st: ProcStatus, nowMs: number, fresh: boolean, restarted: boolean, prevState: PcmState, emit: Emit): void {
-    const boundary = this.sw?.boundary ?? 0;
-    const delta = (now: number, prev: number): number => {
-      // First read of this owner's stream: a baseline. A restart through prepare (after an
-      // xrun, a stop) counts from 0 again; a pause release or a resume keeps the pointers.
-      if (fresh) return 0;
-      if (restarted && prevState !== 'paused' && prevState !== 'suspended') return now;
-      if (restarted && now < prev) return now;
-      let d = now - prev;
-      if (d < 0 && boundary > 0) d += boundary;
-      return d < 0 ? 0 : d;
-    };
     const running = streaming(st.state);
-    const hwD = running || st.state === 'xrun' ? delta(st.hwPtr, this.hwPtr) : 0;
-    const applD = delta(st.applPtr, this.applPtr);
+    const hwD = running || st.state === 'xrun' ? this.delta(st.hwPtr, this.hwPtr, fresh, restarted, prevState) : 0;
+    const applD = this.delta(st.applPtr, this.applPtr, fresh, restarted, prevState);
     this.hwPtr = st.hwPtr;
     this.applPtr = st.applPtr;
     if (!running) {
@@ -312,7 +342,7 @@ export class ObserveDetector {
         this.event(emit, 'recovered', { pid: st.ownerPid, durationUs: Math.round(us), evidence: { after: 'deviceStall', hw_ptr: st.hwPtr } });
       }
       this.lastHwMoveMs = nowMs;
-    } else if (!this.deviceStalled && st.state === 'running' && nowMs - this.lastHwMoveMs > this.stallPeriods * periodMs) {
+    } else if (!this.deviceStalled && this.state === 'running' && nowMs - this.lastHwMoveMs > this.stallPeriods * periodMs) {
       this.deviceStalled = true;
       this.deviceStallSinceMs = this.lastHwMoveMs;
       this.event(emit, 'deviceStall', {
@@ -328,10 +358,12 @@ export class ObserveDetector {
       this.applStillSinceMs = nowMs;
     } else this.hwSinceAppl += hwD;
     const availMin = this.sw?.availMin ?? hw.periodSize;
-    const frozenLimit = Math.max(2 * hw.periodSize, availMin + hw.periodSize);
+    // appl_ptr still while hw_ptr moved half the buffer (at least 2 periods, and a period past
+    // avail_min, when the owner is woken): less and an owner that is merely late reads as stalled.
+    const frozenLimit = Math.max(2 * hw.periodSize, availMin + hw.periodSize, hw.bufferSize / 2);
     const availHigh = st.avail >= this.share * hw.bufferSize;
     const applFrozen = this.hwSinceAppl >= frozenLimit;
-    if (st.state === 'running' && (availHigh || applFrozen)) {
+    if (this.state === 'running' && (availHigh || applFrozen)) {
       if (!this.ownerStalled) {
         this.ownerStalled = true;
         const ms = Math.round(nowMs - this.applStillSinceMs);

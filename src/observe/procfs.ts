@@ -172,7 +172,8 @@ export function parseStatus(buf: Buffer, len: number, out: ProcStatus): boolean 
         case Key.State: {
           let at = v;
           while (at < eol && buf[at] === SPACE) at++;
-          for (const [word, state] of STATES) {
+          for (let k = 0; k < STATES.length; k++) {
+            const [word, state] = STATES[k]!;
             if (startsWithAt(buf, at, eol, word)) {
               out.state = state;
               sawState = true;

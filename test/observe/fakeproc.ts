@@ -34,8 +34,8 @@ export function statusText(f: StatusFields): string {
 
 export const hwParamsText = (period = 480, buffer = 1920, rate = 48000) =>
   `access: RW_INTERLEAVED\nformat: S16_LE\nsubformat: STD\nchannels: 2\nrate: ${rate} (${rate}/1)\nperiod_size: ${period}\nbuffer_size: ${buffer}\n`;
-export const swParamsText = (availMin = 480, boundary = 4611686018427387904) =>
-  `tstamp_mode: NONE\nperiod_step: 1\navail_min: ${availMin}\nstart_threshold: 1\nstop_threshold: 1920\nsilence_threshold: 0\nsilence_size: 0\nboundary: ${boundary}\n`;
+export const swParamsText = (availMin = 480, boundary = 4611686018427387904, stop = 1920) =>
+  `tstamp_mode: NONE\nperiod_step: 1\navail_min: ${availMin}\nstart_threshold: 1\nstop_threshold: ${stop}\nsilence_threshold: 0\nsilence_size: 0\nboundary: ${boundary}\n`;
 
 interface Card {
   index: number;
@@ -92,7 +92,7 @@ export class FakeProc {
 
   open(card: number, dir: 'c' | 'p', f: StatusFields, sub = 0, period = 480, buffer = 1920): void {
     writeFileSync(join(this.dir(card, 0, dir, sub), 'hw_params'), hwParamsText(period, buffer));
-    writeFileSync(join(this.dir(card, 0, dir, sub), 'sw_params'), swParamsText(period));
+    writeFileSync(join(this.dir(card, 0, dir, sub), 'sw_params'), swParamsText(period, undefined, buffer));
     this.status(card, dir, f, sub);
   }
 

@@ -80,6 +80,8 @@ describe('observePcm: events', () => {
     p.status(0, 'c', { state: 'XRUN', pid: 4242, trig: '100.050000000', hw: 2400, appl: 480, avail: 1920 });
     o.poll();
     o.poll();
+    p.status(0, 'c', { state: 'XRUN', pid: 4242, trig: '100.050000000', hw: 2400, appl: 480, avail: 1920 });
+    o.poll();
     p.status(0, 'c', { state: 'RUNNING', pid: 4242, trig: '100.550000000', hw: 480, appl: 480, avail: 0 });
     o.poll();
     p.status(0, 'c', { state: 'RUNNING', pid: 4242, trig: '100.550000000', hw: 960, appl: 960, avail: 0 });
@@ -98,6 +100,23 @@ describe('observePcm: events', () => {
     // appl_ptr moved 480 before the xrun, then 480 + 480 after the restart (prepare counts from 0).
     expect(s.frames).toBe(1440);
     expect(s.periods).toBe(3);
+  });
+
+  it('a RUNNING read with avail at stop_threshold is the xrun (that read stopped the stream); the XRUN read after it is the same xrun', async () => {
+    const p = tree();
+    const { o, types, of } = await manual(p);
+    p.open(0, 'c', { state: 'RUNNING', pid: 1, trig: '100.000000000', hw: 0, appl: 0 });
+    o.poll();
+    p.status(0, 'c', { state: 'RUNNING', pid: 1, trig: '100.000000000', hw: 2400, appl: 480, avail: 1920 + 96 });
+    o.poll();
+    expect(of('xrun')[0]).toMatchObject({ durationUs: 2000, evidence: { seen: 'avail>=stop_threshold', avail: 2016 } });
+    p.status(0, 'c', { state: 'XRUN', pid: 1, trig: '100.040000000', hw: 2400, appl: 480, avail: 2016 });
+    o.poll();
+    p.status(0, 'c', { state: 'RUNNING', pid: 1, trig: '100.440000000', hw: 480, appl: 480 });
+    o.poll();
+    // No owner-stall warning after the fact: the first read that saw trouble saw the xrun.
+    expect(types()).toEqual(['opened', 'xrun', 'recovered']);
+    expect(of('recovered')[0]).toMatchObject({ durationUs: 400_000, evidence: { xrun_trigger_time: '100.040000000' } });
   });
 
   it('an xrun recovered between two polls: trigger_time renewed by the same pid', async () => {
@@ -176,22 +195,25 @@ describe('observePcm: events', () => {
     expect(of('recovered')[0]!.evidence).toMatchObject({ after: 'deviceStall' });
   });
 
-  it('owner stall by appl_ptr alone (avail below 75 %): hw_ptr moved 2 periods past avail_min', async () => {
+  it('owner stall by appl_ptr alone (avail below 75 %): hw_ptr moved half the buffer (and 2 periods past avail_min) while appl_ptr stood still', async () => {
     const p = tree();
     const { o, types, of } = await manual(p, { direction: 'playback', device: { card: 'Dummy', device: 0, subdevice: 0 } });
-    p.open(0, 'p', { state: 'RUNNING', pid: 5, trig: '1.0', hw: 0, appl: 1920 }, 0, 480, 9600);
+    const at = (hw: number, appl: number) => p.status(0, 'p', { state: 'RUNNING', pid: 5, trig: '1.0', hw, appl, avail: 9600 - (appl - hw) });
+    p.open(0, 'p', { state: 'RUNNING', pid: 5, trig: '1.0', hw: 0, appl: 9120, avail: 480 }, 0, 480, 9600);
     o.poll();
-    p.status(0, 'p', { state: 'RUNNING', pid: 5, trig: '1.0', hw: 480, appl: 1920 + 480, avail: 480 * 16 - 480 * 2 });
+    at(480, 9600);
     o.poll();
-    p.status(0, 'p', { state: 'RUNNING', pid: 5, trig: '1.0', hw: 960, appl: 2400, avail: 480 });
+    at(2400, 9600);
     o.poll();
     expect(types()).toEqual(['opened']);
-    p.status(0, 'p', { state: 'RUNNING', pid: 5, trig: '1.0', hw: 1920, appl: 2400, avail: 960 });
+    at(5280, 9600);
     o.poll();
     expect(types()).toEqual(['opened', 'ownerStall']);
-    expect(of('ownerStall')[0]!.evidence).toMatchObject({ hw_frames_since_appl_moved: 1440, avail: 960 });
-    // Counted once per episode.
-    p.status(0, 'p', { state: 'RUNNING', pid: 5, trig: '1.0', hw: 2400, appl: 2400, avail: 1440 });
+    expect(of('ownerStall')[0]!.evidence).toMatchObject({ hw_frames_since_appl_moved: 4800, avail: 5280, buffer_size: 9600 });
+    // Counted once per episode; the owner writes again: over.
+    at(5760, 14880);
+    o.poll();
+    at(6240, 15360);
     o.poll();
     expect(of('ownerStall')).toHaveLength(1);
   });
