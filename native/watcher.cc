@@ -75,12 +75,21 @@ void Watcher::Join() {
 }
 
 void Watcher::Run() {
-  RunOpened();
+  // An exception escaping a std::thread would abort the process; the only
+  // ones possible here are allocation failures, and the way out is to stop.
+  try {
+    RunOpened();
+  } catch (...) {
+    stop_ = true;
+  }
   backend_->Close();
-  if (window_.tStartNs != 0) {
-    // The last, partial window: nothing measured is lost on close.
-    phase_ = Phase::kClosed;
-    EmitSample(NowNs());
+  try {
+    if (window_.tStartNs != 0) {
+      // The last, partial window: nothing measured is lost on close.
+      phase_ = Phase::kClosed;
+      EmitSample(NowNs());
+    }
+  } catch (...) {
   }
   if (exit_) exit_();
 }
