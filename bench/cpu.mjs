@@ -20,6 +20,7 @@ const NULL_MEASURE_MS = QUICK ? 150 : 2000;
 const NULL_SECONDS = QUICK ? 300 : 20000; // audio seconds for arecord/aplay -d on null (~2 s of work)
 const PEERS = path.join(BENCH_DIR, '.peers');
 const SPEAKER_VERSION = '0.5.5';
+const SPEAKER_PERIOD_MS = 125; // mpg123's ALSA output: buffer 0.5 s, period buffer / 4
 
 /** Makes `speaker` available in bench/.peers; returns null or why it is missing. */
 function ensureSpeaker() {
@@ -128,8 +129,10 @@ main(async () => {
   for (const device of ['healthtest', 'null']) {
     const clocked = device !== 'null';
     const env = pluginSetup(device).env; // "default" -> the device, for speaker
-    for (const periodMs of PERIODS_MS) {
-      for (const dir of ['capture', 'playback']) {
+    // + playback at speaker's own period (125 ms, 500 ms buffer): like for like
+    const periods = clocked && !QUICK ? [...PERIODS_MS, SPEAKER_PERIOD_MS] : PERIODS_MS;
+    for (const periodMs of periods) {
+      for (const dir of periodMs === SPEAKER_PERIOD_MS ? ['playback'] : ['capture', 'playback']) {
         const periodFrames = (RATE / 1000) * periodMs;
         const ahArgs = (ms) => [path.join(BENCH_DIR, 'children', 'pcm.mjs'), device, dir, String(periodFrames), String(WARM_MS), String(ms)];
         const spArgs = (ms) => [path.join(BENCH_DIR, 'children', 'speaker.mjs'), device, String(WARM_MS), String(ms)];

@@ -57,8 +57,11 @@ async function runDevice({ backend, how, idx, controller, tmpDir, waitMs }) {
     e.tJsNs = nowNs();
     events.push(e);
     if (controller && e.type === 'disconnect') controller.request(device);
-    if (controller && e.type === 'reopened') controller.noteGood(device);
   });
+  // As HealthMonitor does: a window that moved audio resets the controller.
+  // (Not on `reopened`: that event arrives while the attempt is still in
+  // flight, and noteGood() ignores a running attempt.)
+  if (controller) pcm.on('sample', (s) => s.periods > 0 && s.state === 'running' && controller.noteGood(device));
   if (controller) controller.setReopen(device, () => pcm.reopen());
   const last = faults[faults.length - 1];
   const end = Date.now() + last.at + last.durationMs + waitMs;

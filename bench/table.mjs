@@ -2,6 +2,11 @@
 const f = (x, d = 2) => (x === null || x === undefined || Number.isNaN(x) ? '-' : Number(x).toFixed(d));
 const e = (x) => (x === null || x === undefined || Number.isNaN(x) ? '-' : Number(x).toExponential(2));
 const yes = (b) => (b ? 'yes' : 'NO');
+const share = (x, k) => {
+  const t = x.alsaHealth?.threads;
+  const sum = t ? t.main + t.watcher + t.other : 0;
+  return sum > 0 ? f((100 * t[k]) / sum, 0) : '-';
+};
 
 function grid(head, rows) {
   const all = [head, ...rows].map((r) => r.map(String));
@@ -12,9 +17,10 @@ function grid(head, rows) {
 
 const sections = {
   detect: (r) => [
-    '### 1. Detection latency: injection -> event in JS (ms | periods); 2a. in-place xrun recovery (detection -> next good period)',
+    '### 1. Detection latency: fault -> `event` in JS, ms (periods); 2a. in-place xrun recovery: detection -> next good period',
+    'inj = from the scheduled injection; dev = from the moment the device was in XRUN (plugin: its own apply time; mock: same as inj). Target judged on dev.',
     grid(
-      ['backend', 'period', 'xruns seen', 'xrun p50', 'xrun p99', 'xrun max', 'p99 (periods)', 'target p99 <= period+2ms', 'length err p99', 'disc. seen', 'disc. p50', 'disc. p99', 'recovery p50', 'recovery p99', 'p99 (periods)', 'target <= 2 periods', 'spont. xruns'],
+      ['backend', 'period', 'xruns', 'inj p50', 'inj p99', 'inj max', 'dev p50', 'dev p99', 'dev p99 (periods)', 'dev max', 'p99 <= period+2ms', 'length err p99', 'disc.', 'disc. p50', 'disc. p99', 'recov. p50', 'recov. p99', 'p99 (periods)', '<= 2 periods', 'spont. xruns'],
       r.rows.map((x) => [
         x.backend,
         `${x.periodMs} ms`,
@@ -22,7 +28,10 @@ const sections = {
         f(x.xrunMs.p50),
         f(x.xrunMs.p99),
         f(x.xrunMs.max),
-        f(x.xrunPeriods.p99),
+        f(x.xrunFromDeviceMs?.p50),
+        f(x.xrunFromDeviceMs?.p99),
+        f(x.xrunFromDevicePeriods?.p99),
+        f(x.xrunFromDeviceMs?.max),
         yes(x.xrunTargetMet),
         f(x.xrunLength.absErrMs.p99),
         `${x.faults.disconnectsMatched}/${x.faults.disconnects}`,
@@ -35,6 +44,7 @@ const sections = {
         x.faults.spontaneousXruns,
       ]),
     ),
+    ...(r.problems?.length ? [`PROBLEMS (devices short of figures or with missed faults): ${JSON.stringify(r.problems)}`] : []),
   ],
   recovery: (r) => [
     `### 2b. Disconnect ends -> streaming again (\`reopened\` in JS), ${r.periodMs} ms periods`,
@@ -46,12 +56,14 @@ const sections = {
   cpu: (r) => [
     `### 3. CPU seconds per audio second (48 kHz S16_LE 2ch; clocked plugin ${r.measureS} s each, null ${r.nullMeasureS} s); idle bare node: ${e(r.idleNode.cpuPerS)} CPU-s/s, RSS ${r.idleNode.rssKb} KB; speaker: ${r.speaker.missing ? 'MISSING - ' + r.speaker.missing : r.speaker.version + ' (' + r.speaker.note + ')'}`,
     grid(
-      ['device', 'period', 'dir', 'alsa-health', 'peer', 'peer CPU/s', 'ratio', 'ratio net of idle node', 'speaker', 'alsa-health / speaker', 'target <= 1.3x and < speaker'],
+      ['device', 'period', 'dir', 'alsa-health', 'JS thread %', 'watcher %', 'peer', 'peer CPU/s', 'ratio', 'ratio net of idle node', 'speaker', 'alsa-health / speaker', 'target <= 1.3x and < speaker'],
       r.rows.map((x) => [
         x.device,
         `${x.periodMs} ms`,
         x.direction,
         e(x.alsaHealthCpuPerAudioS),
+        share(x, 'main'),
+        share(x, 'watcher'),
         x.peer,
         e(x.peerCpuPerAudioS),
         f(x.ratio),
@@ -72,12 +84,12 @@ const sections = {
   scale: (r) => [
     `### 5. Scale: mock capture devices at ${r.periodMs} ms in one process, ${r.measureS} s; bare idle node RSS ${r.bareNodeRssKb} KB`,
     grid(
-      ['devices', 'CPU %', 'max lateness ms', 'missed periods', 'xruns', 'RSS KB', 'RSS / bare node', 'no missed period'],
-      r.rows.map((x) => [x.n, f(x.cpuPct, 1), f(x.latenessMsMax), x.missed, x.xruns, x.rssKb, f(x.rssVsBareNode), yes(x.targetMet)]),
+      ['devices', 'rtPriority', 'CPU %', 'max lateness ms', 'missed periods', 'xruns', 'RSS KB', 'RSS / bare node', 'no missed period'],
+      r.rows.map((x) => [x.n, x.rtPriority ? (x.rtWarning ? `${x.rtPriority} (refused)` : x.rtPriority) : '-', f(x.cpuPct, 1), f(x.latenessMsMax), x.missed, x.xruns, x.rssKb, f(x.rssVsBareNode), yes(x.targetMet)]),
     ),
   ],
   memory: (r) => [
-    `### 6. Memory during an xrun storm: ${r.durationS} s, ${f(r.xrunsPerS, 0)} xruns/s, a reading every ${r.everyS} s${r.gc ? ' (after a full GC)' : ''}`,
+    `### 6. Memory during an xrun storm: ${r.durationS} s, ${f(r.xrunsPerS, 0)} xruns/s, HealthMonitor windowMs ${r.monitorWindowMs}, a reading every ${r.everyS} s${r.gc ? ' after a full GC' : ''}; slope from ${r.slopeFromS} s on`,
     grid(
       ['RSS start KB', 'RSS end KB', 'RSS slope KB/min', 'heap start KB', 'heap end KB', 'heap slope KB/min', 'xruns'],
       [[r.rssKbStart, r.rssKbEnd, f(r.rssKbPerMin, 1), f(r.heapKbStart, 0), f(r.heapKbEnd, 0), f(r.heapKbPerMin, 1), r.xruns]],

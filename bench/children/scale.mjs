@@ -3,13 +3,16 @@
 import { openPcm } from '../../dist/index.js';
 import { attachAudio, RATE, rssKbOf, selfCpuSeconds, sleep } from '../lib/common.mjs';
 
-const [nS, warmMsS, measureMsS] = process.argv.slice(2);
+const [nS, warmMsS, measureMsS, rtS] = process.argv.slice(2);
+const rtPriority = Number(rtS ?? 0);
+let rtWarning = null;
+process.on('warning', (w) => (rtWarning = w.message));
 const n = Number(nS);
 const PERIOD_FRAMES = 240; // 5 ms
 const rssBaseKb = rssKbOf(process.pid); // node + the addon loaded, nothing open
 const devs = await Promise.all(
   Array.from({ length: n }, async (_, i) => {
-    const pcm = await openPcm({ device: `mock:scale-${i}`, direction: 'capture', rate: RATE, periodFrames: PERIOD_FRAMES, bufferPeriods: 4, sampleIntervalMs: 100 });
+    const pcm = await openPcm({ device: `mock:scale-${i}`, direction: 'capture', rate: RATE, periodFrames: PERIOD_FRAMES, bufferPeriods: 4, sampleIntervalMs: 100, ...(rtPriority > 0 ? { rtPriority } : {}) });
     attachAudio(pcm, PERIOD_FRAMES * 4);
     const d = { pcm, samples: [], measuring: false };
     pcm.on('sample', (s) => d.measuring && d.samples.push(s));
@@ -47,5 +50,5 @@ for (const d of devs) {
   }
 }
 await Promise.all(devs.map((d) => d.pcm.close()));
-process.stdout.write(JSON.stringify({ n, cpuS, wallS, cpuPct: (100 * cpuS) / wallS, periods, missed, xruns, dropped, latenessMsMax: latenessUsMax / 1000, rssKb, rssBaseKb, heapUsedKb }) + '\n');
+process.stdout.write(JSON.stringify({ n, rtPriority, rtWarning, cpuS, wallS, cpuPct: (100 * cpuS) / wallS, periods, missed, xruns, dropped, latenessMsMax: latenessUsMax / 1000, rssKb, rssBaseKb, heapUsedKb }) + '\n');
 process.exit(0);

@@ -79,6 +79,26 @@ export function cpuSecondsOf(pid) {
   return (Number(f[11]) + Number(f[12])) / 100; // utime, stime (fields 14, 15); CLK_TCK 100
 }
 
+/**
+ * CPU seconds of this process by thread group: `main` (the JS thread),
+ * `watcher` (the engine's threads, named "ah:<device>"), `other` (libuv pool,
+ * V8 workers). From /proc/self/task/TID/schedstat.
+ */
+export function threadCpuSeconds() {
+  const out = { main: 0, watcher: 0, other: 0 };
+  for (const tid of readdirSync('/proc/self/task')) {
+    try {
+      const ns = Number(readFileSync(`/proc/self/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+      const comm = readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim();
+      const k = Number(tid) === process.pid ? 'main' : comm.startsWith('ah:') ? 'watcher' : 'other';
+      out[k] += ns / 1e9;
+    } catch {
+      /* ended meanwhile */
+    }
+  }
+  return out;
+}
+
 /** This process's CPU seconds (getrusage: every thread, children excluded). */
 export function selfCpuSeconds() {
   const c = process.cpuUsage();
