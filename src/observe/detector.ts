@@ -277,9 +277,11 @@ export class ObserveDetector {
         seen: stoppedNow ? 'avail>=stop_threshold' : 'state',
         avail: st.avail,
         buffer_size: buffer,
+        stop_threshold: this.sw?.stopThreshold ?? null,
         hw_ptr: st.hwPtr,
         appl_ptr: st.applPtr,
-        trigger_time: fmtTime(st.triggerSec, st.triggerNsec),
+        // The kernel's xrun time; for 'avail>=stop_threshold' the read did it, and trigger_time is still the start's.
+        trigger_time: stoppedNow ? null : fmtTime(st.triggerSec, st.triggerNsec),
         owner_pid: st.ownerPid,
       },
     });

@@ -2,10 +2,22 @@
 // on the VM's real snd-dummy / snd-aloop. One JSON line per scenario on stdout.
 //   node test/kernel/guest/observe.mjs [scenario ...]
 import { pathToFileURL, fileURLToPath } from 'node:url';
+import { closeSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { cards, emit, now, scenario, sleep, sndNodes, sysfsWriter, track } from './lib.mjs';
 
+/** utime + stime of a process, ms (USER_HZ 100). */
+function ownerCpuMs(pid) {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(f[11]) + Number(f[12])) * 10;
+  } catch {
+    return null;
+  }
+}
+
 const REPO = fileURLToPath(new URL('../../..', import.meta.url));
-const { observePcm, listOpenPcms } = await import(pathToFileURL(`${REPO}dist/observe/index.js`).href);
+const { observePcm, listOpenPcms, parseStatus, emptyStatus } = await import(pathToFileURL(`${REPO}dist/observe/index.js`).href);
 
 const PERIOD = 480; // 10 ms
 const BUFFER = 4800; // 100 ms (TCG: a descheduled vCPU must not xrun by itself)
@@ -84,8 +96,10 @@ async function sigstop({ device, direction, owner }) {
     ownerStall: stall && { afterStopMs: stall.t - tStop, evidence: stall.evidence, pid: stall.pid },
     xrunCount: xruns.length,
     xrun: x && {
-      afterStopMs: x.t - tStop, afterXrunMs: x.t - trigMs(x.evidence?.trigger_time), atLeastMs: x.durationUs / 1000,
-      evidence: x.evidence, beforeStall: stall ? x.t < stall.t : null,
+      // From the kernel's xrun (trigger_time) to the event; when our read stopped the stream,
+      // from the moment the buffer was full (the frames past stop_threshold) to the event.
+      afterStopMs: x.t - tStop, afterXrunMs: x.evidence?.trigger_time ? x.t - trigMs(x.evidence.trigger_time) : x.durationUs / 1000, atLeastMs: x.durationUs / 1000,
+      evidence: x.evidence, stallCameFirst: stall ? stall.t < x.t : null,
     },
     recovered: rec && { afterRestartMs: rec.t - trigMs(rec.evidence?.trigger_time), xrunLengthMs: rec.durationUs / 1000, lostFrames: rec.lostFrames },
     ownerSaysXrunMs: arecordXrun ? Number(arecordXrun) : null,
@@ -159,6 +173,7 @@ if (want('unplug'))
       stateUnbound,
       reappeared: back && { afterBindEndMs: back.t - b.tEnd, afterBindStartMs: back.t - b.tStart, evidence: back.evidence },
       reopenedPid: reopened?.pid ?? null, secondOwnerPid: a2.child.pid,
+      states: r.events.filter((e) => e.type === 'state').map((e) => `${e.evidence.from}->${e.evidence.to}`),
       types: r.types(),
     };
   }, 30_000);
@@ -180,7 +195,7 @@ if (want('cost'))
     // (1) Polls back to back on a RUNNING substream: CPU per poll.
     const m = await observePcm({ device: 'hw:Dummy,0,0', direction: 'capture', pollIntervalMs: 1e6, sampleIntervalMs: 1e6 });
     await sleep(20);
-    for (let i = 0; i < 200; i++) m.poll();
+    for (let i = 0; i < 5000; i++) m.poll(); // warm-up: let V8 optimize the poll path (slow under TCG)
     const N = 3000;
     const c0 = process.cpuUsage();
     const t0 = now();
@@ -192,6 +207,29 @@ if (want('cost'))
     for (let i = 0; i < N; i++) m.poll();
     const heapGrowthPerPoll = (process.memoryUsage().heapUsed - heap0) / N;
     await m.close();
+    // The kernel's share: the same pread of the status file alone, no parsing.
+    const fd = openSync('/proc/asound/card0/pcm0c/sub0/status', 'r');
+    const raw = Buffer.alloc(1024);
+    const r0 = process.cpuUsage();
+    for (let i = 0; i < N; i++) readSync(fd, raw, 0, 1024, 0);
+    const r1 = process.cpuUsage(r0);
+    closeSync(fd);
+    const preadOnlyUs = (r1.user + r1.system) / N;
+    // JS alone under TCG: the status parser on a buffer, no I/O.
+    const text = Buffer.from(readFileSync('/proc/asound/card0/pcm0c/sub0/status', 'utf8'));
+    const out = emptyStatus();
+    const p0 = process.cpuUsage();
+    for (let i = 0; i < N; i++) parseStatus(text, text.length, out);
+    const p1 = process.cpuUsage(p0);
+    const parseOnlyUs = (p1.user + p1.system) / N;
+    // A clock read (one per poll): under TCG without a TSC clocksource it is an emulated device read.
+    const k0 = process.cpuUsage();
+    let sink = 0;
+    for (let i = 0; i < N; i++) sink += performance.now();
+    const k1 = process.cpuUsage(k0);
+    const clockReadUs = (k1.user + k1.system) / N + (sink < 0 ? 1 : 0);
+    let clocksource = null;
+    try { clocksource = readFileSync('/sys/devices/system/clocksource/clocksource0/current_clocksource', 'utf8').trim(); } catch { /* none */ }
     // (2) The timer at 10 ms for 3 s, minus an idle 3 s of the same process.
     const idle0 = process.cpuUsage();
     await sleep(3000);
@@ -202,18 +240,91 @@ if (want('cost'))
     await sleep(200);
     const u0 = process.cpuUsage();
     const polls0 = o.polls;
+    const ownerCpu0 = ownerCpuMs(a.child.pid);
     await sleep(3000);
     const u = process.cpuUsage(u0);
     const polls = o.polls - polls0;
+    const ownerCpu1 = ownerCpuMs(a.child.pid);
+    const ownerCpuPercent = ownerCpu0 !== null && ownerCpu1 !== null ? ((ownerCpu1 - ownerCpu0) / 3000) * 100 : null;
     await o.close();
     a.child.kill('SIGTERM');
     await a.exited;
     const idleUs = idle.user + idle.system;
     const busyUs = u.user + u.system;
     return {
-      perPollCpuUs: perPollUs, perPollWallUs: wallPerPollUs, heapGrowthPerPollBytes: heapGrowthPerPoll,
+      perPollCpuUs: perPollUs, preadOnlyCpuUs: preadOnlyUs, parseOnlyCpuUs: parseOnlyUs, clockReadCpuUs: clockReadUs, clocksource, ownerArecordCpuPercent: ownerCpuPercent, perPollWallUs: wallPerPollUs, heapGrowthPerPollBytes: heapGrowthPerPoll,
       pollsIn3s: polls, samplesIn3s: samples,
       timerCpuPercent: ((busyUs - idleUs) / 3e6) * 100, timerCpuPercentRaw: (busyUs / 3e6) * 100, idleCpuPercent: (idleUs / 3e6) * 100,
       pollOnlyCpuPercentAt10ms: (perPollUs / 10_000) * 100,
     };
   }, 30_000);
+
+// The daemon in `mode: observe`: the owner is killed (scripted failure) -> critical ->
+// its recovery.exec runs once and starts a new owner -> healthy again.
+if (want('daemon'))
+  await scenario('daemon', async () => {
+    const dir = process.env.AH_RUN_DIR ?? '/tmp';
+    const marker = join(dir, 'exec-runs');
+    const script = join(dir, 'restart-owner.mjs');
+    writeFileSync(script, `
+      import { spawn } from 'node:child_process';
+      import { appendFileSync } from 'node:fs';
+      const c = spawn('arecord', ${JSON.stringify(['-D', 'hw:Dummy', ...fmt, '-d', '4'])}, { detached: true, stdio: 'ignore' });
+      c.unref();
+      appendFileSync(${JSON.stringify(marker)}, process.env.ALSA_HEALTH_DEVICE + ' ' + c.pid + '\\n');
+    `);
+    const cfg = join(dir, 'observe.json');
+    writeFileSync(cfg, JSON.stringify({
+      http: { listen: 'off' },
+      monitor: { checkIntervalMs: 100, supervisorTimeoutMs: 500, hysteresisMs: 300 },
+      recovery: { initialBackoffMs: 100, maxAttempts: 3, attemptTimeoutMs: 5000 },
+      devices: [{ name: 'hdmi-in', pcm: 'hw:Dummy', direction: 'capture', mode: 'observe', recovery: { exec: [process.execPath, script], timeoutMs: 5000 } }],
+    }));
+    const own = track('arecord', ['-D', 'hw:Dummy', ...fmt]);
+    await sleep(300);
+    const d = track(process.execPath, [`${REPO}dist/daemon/cli.js`, 'run', '--config', cfg]);
+    const logs = [];
+    let buf = '';
+    d.child.stdout.on('data', (b) => {
+      buf += b.toString();
+      let i;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        try { logs.push({ ...JSON.parse(line), t: now() }); } catch { /* not JSON */ }
+      }
+    });
+    const waitLog = async (pred, timeoutMs) => {
+      const t0 = now();
+      while (now() - t0 < timeoutMs) {
+        const l = logs.find(pred);
+        if (l) return l;
+        await sleep(20);
+      }
+      return null;
+    };
+    const healthy1 = await waitLog((l) => l.msg === 'device health status changed' && l.to === 'healthy', 15000);
+    const tKill = now();
+    own.child.kill('SIGKILL');
+    const closed = await waitLog((l) => l.event === 'closed' && l.t >= tKill, 5000);
+    const exec = await waitLog((l) => l.msg === 'recovery exec succeeded', 10000);
+    const healthy2 = await waitLog((l) => l.msg === 'device health status changed' && l.to === 'healthy' && l.t > tKill, 15000);
+    await sleep(500);
+    d.child.kill('SIGTERM');
+    const dex = await d.exited;
+    let runs = '';
+    try { runs = readFileSync(marker, 'utf8'); } catch { /* none */ }
+    for (const line of runs.trim().split('\n')) {
+      const pid = Number(line.split(' ')[1]);
+      if (pid) try { process.kill(pid, 'SIGTERM'); } catch { /* gone */ }
+    }
+    await own.exited;
+    return {
+      healthyAtStart: healthy1 !== null, closedAfterKillMs: closed ? closed.t - tKill : null,
+      execAfterKillMs: exec ? exec.t - tKill : null, healthyAgainAfterKillMs: healthy2 ? healthy2.t - tKill : null,
+      execRuns: runs.trim() === '' ? 0 : runs.trim().split('\n').length, execLines: runs.trim(),
+      statusChanges: logs.filter((l) => l.msg === 'device health status changed').map((l) => `${l.from}->${l.to}`),
+      reopenAttempts: logs.filter((l) => /reopen/i.test(l.msg ?? '')).length,
+      daemonExit: dex.code, daemonStderr: dex.stderr.slice(-500),
+    };
+  }, 40_000);
