@@ -44,7 +44,7 @@ suite('kernel VM: observing PCMs that arecord / aplay own', () => {
   };
 
   beforeAll(async () => {
-    const scenarios = addonBuilt() ? '' : 'dummy-capture-sigstop loopback-playback-sigstop loopback-draining unplug list cost';
+    const scenarios = addonBuilt() ? '' : 'dummy-capture-sigstop loopback-playback-sigstop between-polls loopback-draining unplug list cost';
     if (scenarios) console.warn('[kernel] observer: daemon scenario SKIPPED (build/Release/*.node or dist/daemon missing)');
     run = await runInVm(`node test/kernel/guest/observe.mjs ${scenarios}`, { timeoutMs: 170_000 });
     for (const r of jsonLines<R>(run.stdout)) by[r.scenario] = r;
@@ -88,6 +88,16 @@ suite('kernel VM: observing PCMs that arecord / aplay own', () => {
       expect(r.types).toEqual(['ownerStall', 'xrun', 'recovered', 'closed']);
     });
   }
+
+  it('an xrun the owner recovered between two reads is counted once from the renewed trigger_time', () => {
+    const r = get('between-polls');
+    console.log(`[kernel] between polls: ${r.types.join(', ')}; xrun evidence ${JSON.stringify(r.xrun?.evidence)}; owner says at least ${r.ownerSaysXrunMs} ms`);
+    expect(r.stateBefore).toBe('running');
+    expect(r.ownerSaysXrunMs).not.toBeNull();
+    expect(r.types).toEqual(['opened', 'xrun', 'recovered']);
+    expect(r.xrun.evidence.seen).toBe('trigger_time');
+    expect(r.states).not.toContain('running->xrun');
+  });
 
   it('DRAINING is seen as a state when aplay drains at the end of its input', () => {
     const r = get('loopback-draining');

@@ -133,6 +133,31 @@ if (want('loopback-playback-sigstop'))
       },
     }), 30_000);
 
+// An xrun the owner recovers between two reads: XRUN is never seen, the renewed
+// trigger_time of the same pid tells it (polled by hand: one read before, one after).
+if (want('between-polls'))
+  await scenario('between-polls', async () => {
+    const o = await observePcm({ device: 'hw:Dummy,0,0', direction: 'capture', pollIntervalMs: 1e6, sampleIntervalMs: 1e6 });
+    const r = record(o);
+    const a = track('arecord', ['-D', 'hw:Dummy', ...fmt]);
+    while (a.firstDataAt === null && now() - a.startedAt < 5000) await sleep(20);
+    await sleep(300);
+    o.poll();
+    const stateBefore = o.state;
+    a.child.kill('SIGSTOP');
+    await sleep(300);
+    a.child.kill('SIGCONT');
+    await sleep(200);
+    o.poll();
+    a.child.kill('SIGTERM');
+    const ex = await a.exited;
+    await o.close();
+    return {
+      stateBefore, types: r.types(), xrun: r.of('xrun')[0] ?? null, states: r.events.filter((e) => e.type === 'state').map((e) => `${e.evidence.from}->${e.evidence.to}`),
+      ownerSaysXrunMs: Number(/at least ([\d.]+) ms/.exec(ex.stderr)?.[1] ?? NaN) || null,
+    };
+  });
+
 if (want('loopback-draining'))
   await scenario('loopback-draining', async () => {
     const o = await observePcm({ device: 'hw:Loopback,0,0', direction: 'playback' });
