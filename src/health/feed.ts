@@ -54,6 +54,7 @@ export function applyEvent(rec: DeviceRecorder, now: number, e: PcmEvent): Event
       rec.resumed();
       return 'none';
     case 'reopened':
+    case 'reappeared': // a PcmObserver's card is back (its owner has yet to stream again)
       // Open again, but "streams again" (and the recovery reset) waits for a good period.
       rec.reconnected();
       return 'none';

@@ -349,6 +349,24 @@ describe('observePcm: samples on its timer, and the monitor', () => {
     expect(calls.length).toBeGreaterThanOrEqual(1);
     expect(calls[0]).toBe('hw:0,0');
   });
+
+  it('HealthMonitor: an unplugged card is critical "disconnected"; back, it waits for its owner to stream (no longer "disconnected")', async () => {
+    const p = tree();
+    const o = await observePcm({ device: 'hw:Loopback,0', direction: 'playback', pollIntervalMs: 1e6, sampleIntervalMs: 1e6, procRoot: p.root });
+    observers.push(o);
+    const m = new HealthMonitor({ checkIntervalMs: 1e6 }, { logger: pino({ level: 'silent' }) });
+    m.watch(o);
+    m.start();
+    await new Promise((r) => setImmediate(r));
+    p.unplug(1);
+    o.poll();
+    expect(m.status('hw:Loopback,0')).toBe('critical');
+    expect(m.snapshot().devices['hw:Loopback,0']!.reasons.join()).toMatch(/disconnected/);
+    p.addCard(1, 'Loopback');
+    o.poll();
+    expect(m.snapshot().devices['hw:Loopback,0']!.disconnected).toBe(false);
+    m.stop();
+  });
 });
 
 describe('listOpenPcms', () => {
