@@ -16,8 +16,8 @@ import { pluginSetup } from './lib/plugin.mjs';
 const PERIODS_MS = QUICK ? [20] : [5, 20]; // quick: one period size, to stay within seconds
 const WARM_MS = QUICK ? 250 : 1500;
 const MEASURE_MS = QUICK ? 400 : 8000; // clocked runs; see the README for why not 20 s
-const NULL_MEASURE_MS = QUICK ? 150 : 2000;
-const NULL_SECONDS = QUICK ? 300 : 20000; // audio seconds for arecord/aplay -d on null (~2 s of work)
+const NULL_MEASURE_MS = QUICK ? 150 : 1500;
+const NULL_SECONDS = QUICK ? 300 : 15000; // audio seconds for arecord/aplay -d on null (~1-2 s of work)
 const PEERS = path.join(BENCH_DIR, '.peers');
 const SPEAKER_VERSION = '0.5.5';
 const SPEAKER_PERIOD_MS = 125; // mpg123's ALSA output: buffer 0.5 s, period buffer / 4

@@ -10,7 +10,7 @@ import { BENCH_DIR, log, main, QUICK, rssKbOf, sleep } from './lib/common.mjs';
 
 const COUNTS = [1, 8, 32, 64];
 const WARM_MS = QUICK ? 200 : 1000;
-const MEASURE_MS = QUICK ? 400 : 6000;
+const MEASURE_MS = QUICK ? 400 : 5000;
 const RT = [0, 10];
 
 function run(cmd, args) {

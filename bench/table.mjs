@@ -50,7 +50,17 @@ const sections = {
     `### 2b. Disconnect ends -> streaming again (\`reopened\` in JS), ${r.periodMs} ms periods`,
     grid(
       ['backend', 'how', 'disconnects', 'came back', 'p50 ms', 'p99 ms', 'max ms', 'backoff step ms', 'target <= 100 ms'],
-      r.rows.map((x) => [x.backend, x.how === 'auto' ? 'autoReopen' : 'RecoveryController', x.seen, x.seen - x.notBack, f(x.lagMs.p50, 1), f(x.lagMs.p99, 1), f(x.lagMs.max, 1), x.backoffStepMs ?? '-', yes(x.targetMet)]),
+      r.rows.map((x) => [
+        x.backend,
+        x.how === 'auto' ? 'autoReopen' : 'RecoveryController',
+        x.seen,
+        x.seen - x.notBack,
+        f(x.lagMs.p50, 1),
+        f(x.lagMs.p99, 1),
+        f(x.lagMs.max, 1),
+        x.backoffStepMs ?? '-',
+        x.how === 'controller' ? 'n/a (backoff path)' : x.lagMs.n === 0 ? `NO: never came back in ${x.waitedMs} ms` : yes(x.targetMet),
+      ]),
     ),
   ],
   cpu: (r) => [
@@ -97,8 +107,43 @@ const sections = {
   ],
 };
 
+const all = (rows, fn) => rows.length > 0 && rows.every(fn);
+
+/** One line per DESIGN.md performance target: met / missed, with the worst figure. */
+function targets(b) {
+  const out = [];
+  const line = (name, ok, why) => out.push(`- ${ok ? 'MET   ' : 'MISSED'} ${name}: ${why}`);
+  if (b.detect?.rows) {
+    const rows = b.detect.rows;
+    const bad = rows.filter((x) => !x.xrunTargetMet);
+    line('xrun delivered to JS, p99 <= period + 2 ms', bad.length === 0, bad.length ? bad.map((x) => `${x.backend} ${x.periodMs} ms: p99 ${f(x.xrunFromDeviceMs.p99)} ms`).join('; ') : `worst p99 ${f(Math.max(...rows.map((x) => x.xrunFromDeviceMs.p99 - x.periodMs)))} ms over the period`);
+    const badR = rows.filter((x) => !x.recoveryTargetMet);
+    line('in-place xrun recovery, p99 <= 2 periods', badR.length === 0, badR.length ? badR.map((x) => `${x.backend} ${x.periodMs} ms: ${f(x.recoveryPeriods.p99)} periods`).join('; ') : `worst ${f(Math.max(...rows.map((x) => x.recoveryPeriods.p99)))} periods`);
+  }
+  if (b.recovery?.rows) {
+    const auto = b.recovery.rows.filter((x) => x.how === 'auto');
+    line('device back -> streaming <= 100 ms (engine autoReopen)', all(auto, (x) => x.targetMet), auto.map((x) => `${x.backend}: ${x.lagMs.n ? `p99 ${f(x.lagMs.p99, 1)} ms` : 'never came back'}`).join('; '));
+  }
+  if (b.cpu?.rows) {
+    const rows = b.cpu.rows.filter((x) => x.device !== 'null');
+    line('CPU <= 1.3 x arecord/aplay (plugin)', all(rows, (x) => x.ratio <= 1.3), rows.map((x) => `${x.periodMs} ms ${x.direction} ${f(x.ratio)}x`).join(', '));
+    const sp = b.cpu.rows.filter((x) => x.speakerCpuPerAudioS != null);
+    line('CPU below every Node audio package (speaker)', sp.length > 0 && all(sp, (x) => x.ratioToSpeaker < 1), sp.length ? sp.map((x) => `${x.device} ${x.periodMs} ms ${f(x.ratioToSpeaker)}x`).join(', ') : 'speaker missing');
+  }
+  if (b.wakeups?.rows) line('JS wake-ups <= 1000/sampleIntervalMs + events', all(b.wakeups.rows, (x) => x.targetMet), `max ${f(Math.max(...b.wakeups.rows.map((x) => x.perS.total)), 1)}/s at 1000 periods/s`);
+  if (b.scale?.rows) {
+    const r64 = b.scale.rows.filter((x) => x.n === 64);
+    line('64 devices, no missed period', all(r64, (x) => x.targetMet), r64.map((x) => `${x.rtPriority ? 'SCHED_FIFO' : 'normal'}: ${x.missed} missed, ${x.xruns} xruns`).join('; ') + '; all counts: ' + b.scale.rows.map((x) => `${x.n}${x.rtPriority ? 'rt' : ''}=${x.missed}`).join(' '));
+    const r1 = b.scale.rows.find((x) => x.n === 1 && !x.rtPriority);
+    if (r1) line('RSS <= 1.25 x bare idle node (engine + 1 device; the daemon itself is not benched)', r1.rssVsBareNode <= 1.25, `${f(r1.rssVsBareNode)}x (${r1.rssKb} vs ${b.scale.bareNodeRssKb} KB)`);
+  }
+  if (b.memory && !b.memory.error) line('heap flat during an xrun storm', Math.abs(b.memory.heapKbPerMin) < 50, `${f(b.memory.heapKbPerMin, 1)} KB/min over ${b.memory.durationS - b.memory.slopeFromS} s (see README for the 5-minute soak)`);
+  return out;
+}
+
 export function renderTable(results) {
   const out = [`alsa-health bench — ${results.date} — ${results.cpu} (${results.cores} cores, load ${results.loadBefore.join(' ')}) — node ${results.node} — \`${results.command}\`${results.quick ? ' (QUICK: figures meaningless)' : ''}`, ''];
+  out.push('### Targets (DESIGN.md "Performance targets")', ...targets(results.benchmarks), '');
   for (const [name, r] of Object.entries(results.benchmarks)) {
     if (r.error) out.push(`### ${name}: FAILED — ${r.error}`, '');
     else out.push(...sections[name](r), '');
