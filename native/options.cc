@@ -191,6 +191,19 @@ PcmConfig ParseOptions(const Napi::Env& env, const Napi::Value& value) {
     c.autoReopen = ar.As<Napi::Boolean>().Value();
   }
 
+  // The ring holds two sample windows plus the device buffer. Each option can
+  // be in range while their product is not: check it here, in 64 bits, before
+  // a size_t (32-bit on the board) or an allocation can go wrong.
+  uint64_t bytesPerFrame = uint64_t(snd_pcm_format_physical_width(c.format) / 8) * c.channels;
+  uint64_t ringFrames = std::max<uint64_t>(2 * uint64_t(c.rate) * c.sampleIntervalMs / 1000 +
+                                               uint64_t(c.periodFrames) * c.bufferPeriods,
+                                           4 * uint64_t(c.periodFrames));
+  if (ringFrames * bytesPerFrame > kMaxRingBytes)
+    RangeErr(env, "options: the audio ring for these settings needs " + std::to_string(ringFrames * bytesPerFrame) +
+                      " bytes (two sampleIntervalMs windows plus periodFrames * bufferPeriods, times channels * " +
+                      "sample size), more than the limit of " + std::to_string(kMaxRingBytes) +
+                      "; lower sampleIntervalMs, periodFrames, bufferPeriods or channels");
+
   Napi::Value mock = o.Get("mock");
   if (!mock.IsUndefined() && !IsMockDevice(c.device))
     TypeErr(env, "options.mock is only for mock:<name> devices, not " + Describe(dev));

@@ -10,6 +10,10 @@
 
 namespace ah {
 
+// The largest audio ring a PCM may ask for (64 MiB: far beyond any sane
+// setting, well inside a 32-bit size_t and the board's 256 MB).
+constexpr uint64_t kMaxRingBytes = uint64_t(64) << 20;
+
 struct PcmConfig {
   std::string device;
   bool capture = true;

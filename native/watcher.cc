@@ -128,7 +128,12 @@ int Watcher::OpenAndStart() {
     uint64_t windowFrames = uint64_t(params_.rate) * cfg_.sampleIntervalMs / 1000;
     uint64_t frames = std::max<uint64_t>(2 * windowFrames + params_.bufferFrames,
                                          4 * params_.periodFrames);
-    ring_ = std::make_unique<RingBuffer>(frames * params_.bytesPerFrame, params_.bytesPerFrame);
+    // The device may choose more than was asked (and checked in options.cc).
+    if (frames * params_.bytesPerFrame > kMaxRingBytes) {
+      backend_->Close();
+      return -ENOMEM;
+    }
+    ring_ = std::make_unique<RingBuffer>(size_t(frames * params_.bytesPerFrame), params_.bytesPerFrame);
   }
   if (scratch_.size() * 2 > ring_->Capacity()) {
     backend_->Close();

@@ -33,6 +33,7 @@ describe('argument validation', () => {
     ['fault at missing', { ...base, mock: { faults: [{ type: 'xrun' }] } }, TypeError, /faults\[0\]\.at is required/],
     ['fault duration missing', { ...base, mock: { faults: [{ at: 1, type: 'stall' }] } }, TypeError, /faults\[0\]\.durationMs is required/],
     ['fault errno unknown', { ...base, mock: { faults: [{ at: 1, type: 'openFail', count: 1, errno: 'EWHAT' }] } }, RangeError, /errno "EWHAT" is not a known errno name/],
+    ['a ring past the limit', { ...base, rate: 768000, channels: 64, format: 'FLOAT64_LE', sampleIntervalMs: 60000 }, RangeError, /options: the audio ring for these settings needs \d+ bytes .*lower sampleIntervalMs/],
     ['fault count huge', { ...base, mock: { faults: [{ at: 1, type: 'xrun', count: 1e9 }] } }, RangeError, /count must be between 1 and 100000/],
   ];
 
