@@ -97,28 +97,43 @@ export class ObserveDetector {
     this.needsParams = hw === null;
   }
 
-  /** The card's procfs directory is gone. */
-  gone(emit: Emit, path: string): void {
-    if (this.state === 'disconnected') return;
-    const from = this.state;
+  /** The card's procfs directory is gone (until back()): the poller then only looks for the card. */
+  cardGone = false;
+  /** 'disconnect' was emitted for this removal (from the DISCONNECTED state or the directory's removal). */
+  private disconnectReported = false;
+
+  /** The card was absent when observing began: wait for it without an event. */
+  missingAtStart(): void {
+    this.cardGone = true;
+    this.disconnectReported = true;
     this.state = 'disconnected';
+  }
+
+  private noteDisconnect(emit: Emit, message: string, evidence: Record<string, string | number | null>): void {
+    this.disconnectReported = true;
     this.errors++;
     this.lastErrno = 'ENODEV';
-    this.lastError = 'card removed';
-    this.event(emit, 'state', { evidence: { from, to: 'disconnected' }, pid: this.ownerPid });
-    this.event(emit, 'disconnect', {
-      errno: 'ENODEV',
-      message: `${path} disappeared: the card was removed`,
-      pid: this.ownerPid,
-      evidence: { path, lastState: from },
-    });
+    this.lastError = message;
+    this.event(emit, 'disconnect', { errno: 'ENODEV', message, pid: this.ownerPid, evidence });
+  }
+
+  /** The card's procfs directory is gone. */
+  gone(emit: Emit, path: string): void {
+    if (this.cardGone) return;
+    this.cardGone = true;
+    const from = this.state;
+    this.state = 'disconnected';
+    if (from !== 'disconnected') this.event(emit, 'state', { evidence: { from, to: 'disconnected' }, pid: this.ownerPid });
+    if (!this.disconnectReported) this.noteDisconnect(emit, `${path} disappeared: the card was removed`, { seen: 'procfs removed', path, lastState: from });
     this.ownerPid = null;
     this.resetStream();
   }
 
   /** The card's directory is back (the stream reads are about to resume). */
   back(emit: Emit, cardIndex: number, path: string): void {
-    if (this.state !== 'disconnected') return;
+    if (!this.cardGone) return;
+    this.cardGone = false;
+    this.disconnectReported = false;
     this.state = 'closed';
     this.needsParams = true;
     this.event(emit, 'reappeared', { evidence: { card: cardIndex, path } });
@@ -156,7 +171,7 @@ export class ObserveDetector {
     if (stoppedNow) next = 'xrun';
     // Open / close / owner.
     if (next === 'closed') {
-      if (prevState !== 'closed' && prevState !== 'disconnected') {
+      if (prevState !== 'closed') {
         this.state = 'closed';
         this.event(emit, 'state', { evidence: { from: prevState, to: 'closed' }, pid: this.ownerPid });
         this.event(emit, 'closed', { pid: this.ownerPid, evidence: { lastState: prevState } });
@@ -167,7 +182,7 @@ export class ObserveDetector {
       return;
     }
     const pid = st.ownerPid;
-    const wasOpen = prevState !== 'closed' && prevState !== 'disconnected';
+    const wasOpen = prevState !== 'closed';
     let fresh = !wasOpen;
     if (!wasOpen) {
       this.event(emit, 'opened', { pid, evidence: { state: next, previousPid: this.lastOwnerPid } });
@@ -191,6 +206,10 @@ export class ObserveDetector {
         evidence: { from: prevState, to: next },
       });
       if (next === 'xrun') this.onXrunState(st, emit, fresh, stoppedNow);
+      else if (next === 'disconnected' && !this.disconnectReported) {
+        // The kernel marks the stream DISCONNECTED at unplug; the card's procfs stays until its owner closes.
+        this.noteDisconnect(emit, 'state DISCONNECTED: the card is being removed', { seen: 'state', owner_pid: pid });
+      }
       else if (next === 'suspended') this.event(emit, 'suspend', { pid, evidence: { trigger_time: fmtTime(st.triggerSec, st.triggerNsec) } });
       if (prevState === 'suspended' && next !== 'xrun') this.event(emit, 'resume', { pid, evidence: { to: next } });
       if (next === 'setup' || next === 'prepared' || next === 'open') this.needsParams = true;

@@ -106,7 +106,7 @@ export class PcmObserver extends EventEmitter<ObserverEvents> implements PcmSour
     this.emitEvent = (e) => this.deliver('event', e);
   }
 
-  /** Last state read ('closed' when no process has it open, 'disconnected' while the card is gone). */
+  /** Last state read ('closed' when no process has it open; 'disconnected' from the kernel at unplug and while the card is gone). */
   get state(): PcmState {
     return this.det.state;
   }
@@ -132,7 +132,7 @@ export class PcmObserver extends EventEmitter<ObserverEvents> implements PcmSour
     const problem = this.locate();
     if (problem) {
       if (!allowMissing || problem.code !== 'ENODEV') throw problem;
-      this.det.state = 'disconnected';
+      this.det.missingAtStart();
     }
     this.nextSampleMs = performance.now() + this.sampleIntervalMs;
     // First poll right after the caller's `await` (its listeners attached): an already-open PCM gives 'opened'.
@@ -229,8 +229,8 @@ export class PcmObserver extends EventEmitter<ObserverEvents> implements PcmSour
     if (this.closed) return;
     this.polls++;
     const now = performance.now();
-    if (this.det.state === 'disconnected') this.lookForCard();
-    if (this.det.state !== 'disconnected') this.readStatus(now);
+    if (this.det.cardGone) this.lookForCard();
+    if (!this.det.cardGone) this.readStatus(now);
     if (now >= this.nextSampleMs) {
       this.nextSampleMs += this.sampleIntervalMs;
       if (this.nextSampleMs < now) this.nextSampleMs = now + this.sampleIntervalMs;

@@ -85,7 +85,11 @@ suite('kernel VM: observing PCMs that arecord / aplay own', () => {
       expect(Math.abs(r.recovered.xrunLengthMs - r.ownerSaysXrunMs)).toBeLessThan(40);
       expect(r.closed).not.toBeNull();
       expect(r.closed.pid).toBe(r.pid);
-      expect(r.types).toEqual(['ownerStall', 'xrun', 'recovered', 'closed']);
+      // A TCG guest descheduled by a busy host can freeze hw_ptr for a few periods: such a
+      // deviceStall (and its end) is reported and printed, but not what this test is about.
+      if (r.deviceStalls.length) console.log(`[kernel] ${name}: device stalls under TCG: ${JSON.stringify(r.deviceStalls)}`);
+      const dropStalls = (t: string[]) => t.filter((x, i) => x !== 'deviceStall' && !(x === 'recovered' && t[i - 1] === 'deviceStall'));
+      expect(dropStalls(r.types)).toEqual(['ownerStall', 'xrun', 'recovered', 'closed']);
     });
   }
 
@@ -109,7 +113,7 @@ suite('kernel VM: observing PCMs that arecord / aplay own', () => {
   it('unbind -> disconnect (ENODEV), without holding the unbind up; bind -> reappeared; a new owner -> opened', () => {
     const r = get('unplug');
     console.log(
-      `[kernel] unbind took ${f1(r.unbindMs)} ms; disconnect ${f1(r.disconnect?.afterUnbindEndMs)} ms after it returned; ` +
+      `[kernel] unbind took ${f1(r.unbindMs)} ms; disconnect (seen: ${r.disconnect?.seen}) ${f1(r.disconnect?.afterUnbindStartMs)} ms after it began, ${f1(r.disconnect?.afterUnbindEndMs)} ms after it returned; ` +
         `bind -> reappeared ${f1(r.reappeared?.afterBindEndMs)} ms after it returned; events ${r.types.join(', ')}; states ${r.states.join(', ')}`,
     );
     expect(r.unbindError).toBeNull();
@@ -122,6 +126,7 @@ suite('kernel VM: observing PCMs that arecord / aplay own', () => {
     // The kernel keeps the card's procfs until every file is closed: an owner that closes at
     // once (arecord exits on ENODEV) may be seen 'closed' just before the card disappears.
     expect(r.types.filter((t: string) => t !== 'closed').slice(0, 4)).toEqual(['opened', 'disconnect', 'reappeared', 'opened']);
+    expect(r.types.filter((t: string) => t === 'disconnect')).toHaveLength(1);
   });
 
   it('listOpenPcms names the owner of hw:0,0,0', () => {

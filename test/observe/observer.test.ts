@@ -253,6 +253,27 @@ describe('observePcm: events', () => {
     expect(samples).toEqual([]);
   });
 
+  it('the kernel\'s DISCONNECTED state is the disconnect (the card stays until its owner closes); one disconnect, then reappeared', async () => {
+    const p = tree();
+    const { o, types, of } = await manual(p);
+    p.open(0, 'c', { state: 'RUNNING', pid: 8, trig: '1.0', hw: 480, appl: 480 });
+    o.poll();
+    p.status(0, 'c', { state: 'DISCONNECTED', pid: 8, trig: '1.0', hw: 960, appl: 480 });
+    o.poll();
+    o.poll();
+    expect(types()).toEqual(['opened', 'disconnect']);
+    expect(of('disconnect')[0]).toMatchObject({ errno: 'ENODEV', pid: 8, evidence: { seen: 'state' } });
+    p.close(0, 'c'); // the owner lets go; then the kernel removes the card
+    o.poll();
+    p.unplug(0);
+    o.poll();
+    o.poll();
+    expect(o.state).toBe('disconnected');
+    p.addCard(0, 'Dummy');
+    o.poll();
+    expect(types()).toEqual(['opened', 'disconnect', 'closed', 'reappeared']);
+  });
+
   it('allowMissing: starts disconnected and reports reappeared', async () => {
     const p = new FakeProc();
     procs.push(p);

@@ -104,6 +104,7 @@ async function sigstop({ device, direction, owner }) {
     recovered: rec && { afterRestartMs: rec.t - trigMs(rec.evidence?.trigger_time), xrunLengthMs: rec.durationUs / 1000, lostFrames: rec.lostFrames },
     ownerSaysXrunMs: arecordXrun ? Number(arecordXrun) : null,
     closed: closed && { afterKillMs: closed.t - tKill, pid: closed.pid },
+    deviceStalls: r.of('deviceStall', tStop).map((e) => e.evidence),
     types: r.types(tStop), states: r.events.filter((e) => e.type === 'state').map((e) => `${e.evidence.from}->${e.evidence.to}`),
     ownerExit: ex.code ?? ex.signal, ownerStderr: ex.stderr.trim().slice(-300),
   };
@@ -194,7 +195,7 @@ if (want('unplug'))
     w.close();
     return {
       unbindMs: u.ms, unbindError: u.error, bindError: b.error, ownerExit: ex.code, ownerStderr: ex.stderr.trim().slice(-200),
-      disconnect: disc && { afterUnbindStartMs: disc.t - u.tStart, afterUnbindEndMs: disc.t - u.tEnd, errno: disc.errno, pid: disc.pid },
+      disconnect: disc && { afterUnbindStartMs: disc.t - u.tStart, afterUnbindEndMs: disc.t - u.tEnd, errno: disc.errno, pid: disc.pid, seen: disc.evidence?.seen },
       stateUnbound,
       reappeared: back && { afterBindEndMs: back.t - b.tEnd, afterBindStartMs: back.t - b.tStart, evidence: back.evidence },
       reopenedPid: reopened?.pid ?? null, secondOwnerPid: a2.child.pid,
