@@ -152,9 +152,29 @@ async function runDevice(backend, periodMs, tmpDir) {
     let truthX;
     let truthD;
     if (backend === 'mock') {
-      // the mock stamps the fault's injection time on its event
-      truthX = xruns.filter((e) => e.tInjectNs).map((e) => ({ tInjectNs: e.tInjectNs, tApplyNs: e.tInjectNs, tXrunNs: e.tInjectNs, e }));
-      truthD = discs.filter((e) => e.tInjectNs).map((e) => ({ tInjectNs: e.tInjectNs, tApplyNs: e.tInjectNs, e }));
+      // The mock stamps tInjectNs when its thread applies the fault (the
+      // device enters XRUN then): that is "dev". The scheduled time is
+      // t0 + at, t0 being the mock's first open (not visible to JS):
+      // estimated as min(tInjectNs - at) over the faults, each applied at or
+      // after its due time.
+      const applied = events.filter((e) => (e.type === 'xrun' || e.type === 'disconnect') && e.tInjectNs);
+      const atNs = (f) => BigInt(Math.round(f.at * 1e6));
+      let t0 = applied.length ? applied[0].tInjectNs - atNs(faults[0]) : 0n;
+      const match = (e) => {
+        let best = null;
+        for (const f of faults) if (f.type === e.type && t0 + atNs(f) <= e.tInjectNs + 1_000_000n) best = f; // latest due before it
+        return best;
+      };
+      for (const e of applied) {
+        const f = match(e);
+        if (f && e.tInjectNs - atNs(f) < t0) t0 = e.tInjectNs - atNs(f);
+      }
+      const truth = (e) => {
+        const f = match(e);
+        return { tInjectNs: f ? t0 + atNs(f) : e.tInjectNs, tApplyNs: e.tInjectNs, tXrunNs: e.tInjectNs, e };
+      };
+      truthX = xruns.filter((e) => e.tInjectNs).map(truth);
+      truthD = discs.filter((e) => e.tInjectNs).map(truth);
       spontaneous += xruns.length - truthX.length;
       for (const e of xruns.filter((e) => !e.tInjectNs).slice(0, 3))
         spontaneousSeen.push({ durationUs: e.durationUs, lostFrames: e.lostFrames, before: events.filter((x) => x.tDetectNs < e.tDetectNs).slice(-2).map((x) => `${x.type}@-${nsToMs(e.tDetectNs - x.tDetectNs).toFixed(2)}ms`) });
@@ -197,8 +217,11 @@ async function runDevice(backend, periodMs, tmpDir) {
   }
   const inPeriods = (s) => ({ p50: s.p50 / periodMsReal, p99: s.p99 / periodMsReal, max: s.max / periodMsReal });
   const sx = summary(detX);
-  // From the moment the device was in XRUN (the plugin's own apply time; the
-  // mock applies at injection): what the engine can be held to.
+  // From the moment the device was in XRUN (the fault applied: plugin trace
+  // tNs, mock tInjectNs). The target is judged from the scheduled injection
+  // (its "+ one period" allows for a device that notices at a period
+  // boundary); both fake devices apply faults in the watcher's own thread,
+  // so inj - dev is mostly that thread waking late.
   const se = summary(engineX);
   const sd = summary(detD);
   const rec = summary(recUs.map((u) => u / 1000));
@@ -215,7 +238,7 @@ async function runDevice(backend, periodMs, tmpDir) {
     xrunTargetMs: periodMs + 2,
     xrunFromDeviceMs: se,
     xrunFromDevicePeriods: inPeriods(se),
-    xrunTargetMet: se.n > 0 && se.p99 <= periodMs + 2,
+    xrunTargetMet: sx.n > 0 && sx.p99 <= periodMs + 2,
     xrunNativeMs: summary(nativeX),
     xrunDeliveryMs: summary(deliverX),
     xrunDeviceLagMs: summary(deviceLagX),
