@@ -3,7 +3,7 @@
 # prebuilds must be in the tarball), npm install <tarball> into an empty
 # folder with cc/g++/make/node-gyp replaced by tripwires, then load the addon
 # and stream from a mock device — on the host, and with the armv7l Node under
-# qemu-arm for prebuilds/linux-arm. Builds missing prebuilds first.
+# qemu-arm for prebuilds/linux-arm. (Re)builds both prebuilds first (incremental).
 #   AH_PACK_KEEP=1   keep the scratch folder (printed)
 set -euo pipefail
 source "$(dirname "$0")/arm-common.sh"
@@ -11,8 +11,8 @@ cd "$AH_ROOT"
 t0=$(date +%s.%N)
 
 ah_apt_ensure scripts/arm-apt-packages.txt
-[ -f "$AH_PREBUILD_X64" ] || bash scripts/build-prebuild-x64.sh >/dev/null
-[ -f "$AH_PREBUILD_ARM" ] || bash scripts/build-arm.sh >/dev/null
+bash scripts/build-prebuild-x64.sh >/dev/null # incremental: a no-op when native/ is unchanged
+bash scripts/build-arm.sh >/dev/null
 if [ ! -f dist/index.js ] || [ -n "$(find src tsconfig.json -newer dist/index.js -print -quit)" ]; then
   npx tsc -p tsconfig.json
 fi
