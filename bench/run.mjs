@@ -67,8 +67,8 @@ const file = path.join(BENCH_DIR, QUICK ? 'results.quick.json' : 'results.json')
 writeFileSync(file, JSON.stringify(results, null, 2) + '\n');
 console.log('\n' + renderTable(results));
 console.log(`\n${names.length} benchmarks in ${results.wallS.toFixed(1)} s; results in ${path.relative(process.cwd(), file)}`);
-const failed = names.filter((n) => results.benchmarks[n].error);
+const failed = names.filter((n) => results.benchmarks[n].error || results.benchmarks[n].failures?.length);
 if (failed.length) {
-  console.error(`FAILED to run: ${failed.join(', ')}`);
+  console.error(`FAILED to run: ${failed.map((n) => `${n}${results.benchmarks[n].failures?.length ? ` (${results.benchmarks[n].failures.join('; ')})` : ''}`).join(', ')}`);
   process.exit(1);
 }

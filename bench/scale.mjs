@@ -4,9 +4,46 @@
 // threads at normal priority, and with rtPriority (SCHED_FIFO 10), as the
 // board would run them; a refused rtPriority is reported, not fatal.
 import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 
-import { BENCH_DIR, log, main, QUICK, rssKbOf, sleep } from './lib/common.mjs';
+import { BENCH_DIR, cpuSecondsOf, log, main, QUICK, ROOT, rssKbOf, sleep } from './lib/common.mjs';
+
+/**
+ * The daemon (dist/daemon/cli.js run) with the board's two devices (mock
+ * HDMI capture, mock gadget playback, 20 ms), HTTP /metrics on: its RSS and
+ * CPU, for DESIGN.md's "RSS <= 1.25 x a bare idle node".
+ */
+async function daemonRow(bareNodeRssKb) {
+  const cfg = path.join(os.tmpdir(), `alsa-health-bench-daemon-${process.pid}.json`);
+  writeFileSync(
+    cfg,
+    JSON.stringify({
+      logLevel: 'warn',
+      http: { listen: '127.0.0.1:0' },
+      devices: [
+        { name: 'hdmi-in', pcm: 'mock:bench-hdmi', direction: 'capture', periodFrames: 960 },
+        { name: 'gadget-out', pcm: 'mock:bench-gadget', direction: 'playback', periodFrames: 960 },
+      ],
+    }),
+  );
+  const c = spawn(process.execPath, [path.join(ROOT, 'dist', 'daemon', 'cli.js'), 'run', '--config', cfg], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  c.stderr.on('data', (d) => (err += d));
+  const done = new Promise((r) => c.on('close', (code) => r(code)));
+  await sleep(WARM_MS + 1000);
+  if (c.exitCode !== null) throw new Error(`daemon exited ${c.exitCode}: ${err.trim().slice(-500)}`);
+  const c0 = cpuSecondsOf(c.pid);
+  const t0 = performance.now();
+  await sleep(MEASURE_MS);
+  const cpuS = cpuSecondsOf(c.pid) - c0;
+  const wallS = (performance.now() - t0) / 1000;
+  const rssKb = rssKbOf(c.pid);
+  c.kill('SIGTERM');
+  await done;
+  return { devices: 2, periodMs: 20, cpuPct: (100 * cpuS) / wallS, cpuPerAudioS: cpuS / wallS / 2, rssKb, rssVsBareNode: rssKb / bareNodeRssKb, targetMet: rssKb <= 1.25 * bareNodeRssKb };
+}
 
 const COUNTS = [1, 8, 32, 64];
 const WARM_MS = QUICK ? 200 : 1000;
@@ -38,5 +75,14 @@ main(async () => {
     r.targetMet = r.missed === 0 && r.xruns === 0;
     rows.push(r);
   }
-  return { name: 'scale', periodMs: 5, measureS: MEASURE_MS / 1000, bareNodeRssKb, rows };
+  log('the daemon with the board\'s two devices');
+  let daemon;
+  try {
+    daemon = await daemonRow(bareNodeRssKb);
+  } catch (e) {
+    daemon = { error: e.message };
+  }
+  // a part that could not run: the runner exits non-zero, the rest is kept
+  const failures = daemon.error ? [`daemon: ${daemon.error}`] : [];
+  return { name: 'scale', periodMs: 5, measureS: MEASURE_MS / 1000, bareNodeRssKb, rows, daemon, failures };
 });

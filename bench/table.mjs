@@ -97,6 +97,11 @@ const sections = {
       ['devices', 'rtPriority', 'CPU %', 'max lateness ms', 'missed periods', 'xruns', 'RSS KB', 'RSS / bare node', 'no missed period'],
       r.rows.map((x) => [x.n, x.rtPriority ? (x.rtWarning ? `${x.rtPriority} (refused)` : x.rtPriority) : '-', f(x.cpuPct, 1), f(x.latenessMsMax), x.missed, x.xruns, x.rssKb, f(x.rssVsBareNode), yes(x.targetMet)]),
     ),
+    r.daemon?.error
+      ? `Daemon (2 devices): FAILED — ${r.daemon.error}`
+      : r.daemon
+        ? `Daemon (dist/daemon/cli.js run, the board's two devices as mocks, 20 ms, /metrics on): RSS ${r.daemon.rssKb} KB = ${f(r.daemon.rssVsBareNode)} x bare node (target <= 1.25: ${yes(r.daemon.targetMet)}), CPU ${f(r.daemon.cpuPct, 2)} % of a core`
+        : '',
   ],
   memory: (r) => [
     `### 6. Memory during an xrun storm: ${r.durationS} s, ${f(r.xrunsPerS, 0)} xruns/s, HealthMonitor windowMs ${r.monitorWindowMs}, a reading every ${r.everyS} s${r.gc ? ' after a full GC' : ''}; slope from ${r.slopeFromS} s on`,
@@ -135,7 +140,8 @@ function targets(b) {
     const r64 = b.scale.rows.filter((x) => x.n === 64);
     line('64 devices, no missed period', all(r64, (x) => x.targetMet), r64.map((x) => `${x.rtPriority ? 'SCHED_FIFO' : 'normal'}: ${x.missed} missed, ${x.xruns} xruns`).join('; ') + '; all counts: ' + b.scale.rows.map((x) => `${x.n}${x.rtPriority ? 'rt' : ''}=${x.missed}`).join(' '));
     const r1 = b.scale.rows.find((x) => x.n === 1 && !x.rtPriority);
-    if (r1) line('RSS <= 1.25 x bare idle node (engine + 1 device; the daemon itself is not benched)', r1.rssVsBareNode <= 1.25, `${f(r1.rssVsBareNode)}x (${r1.rssKb} vs ${b.scale.bareNodeRssKb} KB)`);
+    const d = b.scale.daemon;
+    if (d && !d.error) line('daemon with the board\'s two devices: RSS <= 1.25 x bare idle node', d.targetMet, `${f(d.rssVsBareNode)}x (${d.rssKb} vs ${b.scale.bareNodeRssKb} KB); the engine alone with 1 device: ${f(r1?.rssVsBareNode)}x`);
   }
   if (b.memory && !b.memory.error) line('heap flat during an xrun storm', Math.abs(b.memory.heapKbPerMin) < 50, `${f(b.memory.heapKbPerMin, 1)} KB/min over ${b.memory.durationS - b.memory.slopeFromS} s (see README for the 5-minute soak)`);
   return out;

@@ -65,6 +65,8 @@ describe('bench --quick', () => {
       expect(r.rssKb).toBeGreaterThan(0);
     }
 
+    expect(b.scale.daemon.rssKb, 'the daemon with two devices').toBeGreaterThan(0);
+
     expect(finite(b.memory.rssKbPerMin)).toBe(true);
     expect(finite(b.memory.heapKbPerMin)).toBe(true);
   }, 150_000);
