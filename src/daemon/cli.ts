@@ -327,6 +327,11 @@ Exit codes: 0 every device healthy or degraded, 1 some device is not, 2 no daemo
 }
 
 export async function main(argv: string[]): Promise<void> {
+  // `alsa-health list | head`: a reader that goes away is not an error.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw err;
+  });
   const program = buildProgram();
   try {
     await program.parseAsync(argv);
