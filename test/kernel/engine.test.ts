@@ -118,7 +118,7 @@ suite('kernel VM: alsa-health engine on snd-dummy / snd-aloop', () => {
     const r = get('unplug');
     console.log(`[kernel] engine unplug: unbind took ${f1(r.unbindMs)} ms; disconnect detected ${f1(r.detectAfterUnbindStartMs)} ms after unbind start (JS ${f1(r.jsAfterUnbindStartMs)} ms); ${r.disconnectEvents} disconnect event(s), errno ${r.disconnectErrno}`);
     console.log(`[kernel] engine unplug: reopen while unbound -> ${JSON.stringify(r.reopenWhileUnbound)}`);
-    console.log(`[kernel] engine unplug: bind ${f1(r.bindMs)} ms; /dev/snd/pcmC0D0c back ${f1(r.nodeAppearedAfterBindMs)} ms after bind; JS reopen loop (autoReopen off): ${r.reopenAttempts} attempt(s), reopened ${f1(r.bindToReopenedMs)} ms after bind, kernel's first period ${f1(r.bindToKernelFirstPeriodMs)} ms after bind, first audio in JS ${f1(r.bindToFirstGoodMs)} ms after bind (${f1(r.nodeToFirstGoodMs)} ms after the node appeared), first good sample window ${f1(r.bindToFirstGoodSampleMs)} ms; back at ${f0(r.backByteRate)} B/s`);
+    console.log(`[kernel] engine unplug: bind ${f1(r.bindMs)} ms; JS saw /dev/snd/pcmC0D0c back ${f1(r.nodeAppearedAfterBindMs)} ms after bind start; JS reopen loop (autoReopen off): ${r.reopenAttempts} attempt(s), reopened ${f1(r.bindToReopenedMs)} ms after bind, kernel's first period ${f1(r.bindToKernelFirstPeriodMs)} ms after bind, first audio in JS ${f1(r.bindToFirstGoodMs)} ms after bind (${f1(r.nodeToFirstGoodMs)} ms after JS saw the node), first good sample window ${f1(r.bindToFirstGoodSampleMs)} ms; back at ${f0(r.backByteRate)} B/s`);
     expect(r.unbindError).toBeNull();
     expect(r.disconnectEvents).toBe(1);
     expect(r.disconnectErrno).toBe('ENODEV');
@@ -160,12 +160,13 @@ suite('kernel VM: alsa-health engine on snd-dummy / snd-aloop', () => {
       ctx.skip();
       return;
     }
-    console.log(`[kernel] engine hot-plug ${r.direction} ${r.device}: node back ${f1(r.nodeAppearedAfterBindMs)} ms after bind; after the node appeared: engine reopened ${f1(r.nodeToReopenedMs)} ms, kernel's first period ${f1(r.nodeToKernelFirstPeriodMs)} ms, first good ${r.direction === 'capture' ? 'audio' : 'sample window'} in JS ${f1(r.nodeToFirstGoodJsMs)} ms; back at ${f0(r.backByteRate)} B/s`);
+    console.log(`[kernel] engine hot-plug ${r.direction} ${r.device}: bind write ${f1(r.bindMs)} ms (the card's nodes exist when it returns); engine reopened ${f1(r.reopenedAfterBindMs)} ms after bind start; kernel's first period ${f1(r.bindToKernelFirstPeriodMs)} ms after bind start (${f1(r.bindEndToKernelFirstPeriodMs)} ms after bind returned) => node -> first period between ${f1(r.bindEndToKernelFirstPeriodMs)} and ${f1(r.bindToKernelFirstPeriodMs)} ms; first good ${r.direction === 'capture' ? 'audio' : 'sample window'} in JS ${f1(r.bindToFirstGoodJsMs)} ms after bind start; JS fs.watch saw the node ${f1(r.nodeAppearedAfterBindMs)} ms after bind start; back at ${f0(r.backByteRate)} B/s`);
     expect(r.disconnectEvents).toBe(1);
     expect(r.reopenedEvents).toBe(1);
     // DESIGN target: device back (node reappears) -> streaming again <= 100 ms.
-    expect(r.nodeToKernelFirstPeriodMs).not.toBeNull();
-    expect(r.nodeToKernelFirstPeriodMs).toBeLessThanOrEqual(100);
+    // Asserted on the upper bound: from the start of the bind write.
+    expect(r.bindToKernelFirstPeriodMs, JSON.stringify(r)).not.toBeNull();
+    expect(r.bindToKernelFirstPeriodMs, JSON.stringify(r)).toBeLessThanOrEqual(100);
     within(r.backByteRate, BYTE_RATE, 0.05);
   });
 });

@@ -391,6 +391,9 @@ async function hotplug({ device, direction, driver, platformDev, card, node }) {
   await sleep(500);
   const unbind = await sysfs.write(`/sys/bus/platform/drivers/${driver}/unbind`, platformDev);
   await sleep(300);
+  // JS's view of the node coming back (fs.watch: late by whatever the event loop
+  // was doing; informative only). devtmpfs creates a card's nodes before the
+  // bind write returns, so bind start -> first period bounds node -> first period.
   let nodeAt = null;
   const w = watch('/dev/snd', (_t, name) => {
     if (nodeAt === null && name === node) nodeAt = now();
@@ -419,9 +422,11 @@ async function hotplug({ device, direction, driver, platformDev, card, node }) {
     device, direction, unbindMs: unbind.ms, bindError: bind.error,
     selfReopened: reopened.length > 0 && firstGoodAt !== null, reopenedEvents: reopened.length,
     disconnectEvents: o.count('disconnect'), nodeAppearedAfterBindMs: nodeAt !== null ? nodeAt - tBind : null,
-    reopenedAfterBindMs: reopened[0] ? nsToMs(reopened[0].tDetectNs) - tBind : null,
-    nodeToReopenedMs: reopened[0] ? since(nsToMs(reopened[0].tDetectNs)) : null,
-    nodeToKernelFirstPeriodMs: since(kernelFirstPeriodAt), nodeToFirstGoodJsMs: since(firstGoodAt),
+    bindMs: bind.ms, reopenedAfterBindMs: reopened[0] ? nsToMs(reopened[0].tDetectNs) - tBind : null,
+    // node -> first period lies between these two (the node appears during the bind write):
+    bindToKernelFirstPeriodMs: kernelFirstPeriodAt !== null ? kernelFirstPeriodAt - tBind : null,
+    bindEndToKernelFirstPeriodMs: kernelFirstPeriodAt !== null ? kernelFirstPeriodAt - bind.tEnd : null,
+    jsNodeToKernelFirstPeriodMs: since(kernelFirstPeriodAt), jsNodeToFirstGoodJsMs: since(firstGoodAt),
     bindToFirstGoodJsMs: firstGoodAt !== null ? firstGoodAt - tBind : null, backByteRate,
     events: o.events.map(ev),
   };
