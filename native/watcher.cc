@@ -288,52 +288,44 @@ void Watcher::OnReadable(int64_t now) {
     window_.delayUsMax = std::max(window_.delayUsMax, delay);
     window_.delayCount++;
   }
-  if (cfg_.capture)
-    TransferCapture(now, avail);
-  else
-    TransferPlayback(now, avail);
+  Transfer(now, avail);
 }
 
-void Watcher::TransferCapture(int64_t now, int64_t avail) {
+void Watcher::Transfer(int64_t now, int64_t avail) {
   int64_t period = int64_t(params_.periodFrames);
   bool moved = false;
   while (avail >= period) {
-    int64_t n = backend_->Read(scratch_.data(), uint64_t(period));
+    int64_t n = cfg_.capture ? CapturePeriod() : PlaybackPeriod();
     if (n == -EAGAIN) break;
     if (n < 0) return HandleError(int(n), now);
+    window_.frames += uint64_t(n);
+    window_.periods++;
+    avail -= n;
+    moved = true;
+  }
+  if (moved) GoodPeriod(now);
+  NotifyAudioIfDue();
+}
+
+int64_t Watcher::CapturePeriod() {
+  int64_t n = backend_->Read(scratch_.data(), params_.periodFrames);
+  if (n > 0) {
     size_t dropped = ring_->WriteDroppingOldest(scratch_.data(), size_t(n) * params_.bytesPerFrame);
     window_.consumerDropped += dropped / params_.bytesPerFrame;
-    window_.frames += uint64_t(n);
-    window_.periods++;
-    avail -= n;
-    moved = true;
   }
-  if (moved) GoodPeriod(now);
-  NotifyAudioIfDue();
+  return n;
 }
 
-void Watcher::TransferPlayback(int64_t now, int64_t avail) {
-  int64_t period = int64_t(params_.periodFrames);
+int64_t Watcher::PlaybackPeriod() {
   size_t periodBytes = scratch_.size();
-  bool moved = false;
-  while (avail >= period) {
-    size_t got = ring_->Read(scratch_.data(), periodBytes);
-    if (got < periodBytes) {
-      // JS did not feed us: play silence and count it, it is not an ALSA underrun.
-      unsigned missing = unsigned((periodBytes - got) / params_.bytesPerFrame);
-      snd_pcm_format_set_silence(params_.format, scratch_.data() + got, missing * params_.channels);
-      if (started_) window_.starved += missing;
-    }
-    int64_t n = backend_->Write(scratch_.data(), uint64_t(period));
-    if (n == -EAGAIN) break;
-    if (n < 0) return HandleError(int(n), now);
-    window_.frames += uint64_t(n);
-    window_.periods++;
-    avail -= n;
-    moved = true;
+  size_t got = ring_->Read(scratch_.data(), periodBytes);
+  if (got < periodBytes) {
+    // JS did not feed us: play silence and count it, it is not an ALSA underrun.
+    unsigned missing = unsigned((periodBytes - got) / params_.bytesPerFrame);
+    snd_pcm_format_set_silence(params_.format, scratch_.data() + got, missing * params_.channels);
+    if (started_) window_.starved += missing;
   }
-  if (moved) GoodPeriod(now);
-  NotifyAudioIfDue();
+  return backend_->Write(scratch_.data(), params_.periodFrames);
 }
 
 void Watcher::NotifyAudioIfDue() {

@@ -56,8 +56,9 @@ class Watcher {
   int OpenAndStart();
   int StartStream();
   void OnReadable(int64_t now);
-  void TransferCapture(int64_t now, int64_t avail);
-  void TransferPlayback(int64_t now, int64_t avail);
+  void Transfer(int64_t now, int64_t avail);
+  int64_t CapturePeriod();   // one period: PCM -> ring (dropping the oldest)
+  int64_t PlaybackPeriod();  // one period: ring (or silence) -> PCM
   int Prefill();
   void HandleError(int err, int64_t now);
   void OnXrun(int64_t now);
