@@ -13,7 +13,8 @@
         "native/options.cc",
         "native/pcm_handle.cc",
         "native/sd_notify.cc",
-        "native/watcher.cc"
+        "native/watcher.cc",
+        "native/watcher_recovery.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_CPP_EXCEPTIONS", "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS"],
