@@ -28,6 +28,12 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
+# The kernel-VM tests fetch Debian's kernel with `apt-get download`: that
+# needs apt's package lists even when every package above is installed.
+if [ "${ALSA_HEALTH_SKIP_KERNEL:-}" != 1 ] && ! apt-cache show linux-image-amd64 >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then apt-get update -qq; elif command -v sudo >/dev/null; then sudo apt-get update -qq; fi
+fi
+
 # npm dependencies, when missing or older than the lockfile.
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
