@@ -60,7 +60,12 @@ function valueAt(input: unknown, path: readonly PropertyKey[]): { found: boolean
 
 function show(v: { found: boolean; value: unknown }): string {
   if (!v.found) return MISSING;
-  const s = JSON.stringify(v.value) ?? String(v.value);
+  let s: string;
+  try {
+    s = JSON.stringify(v.value) ?? String(v.value);
+  } catch {
+    s = '(a value that contains itself)';  // a YAML alias inside its own anchor: `a: &a [*a]`
+  }
   return s.length > 60 ? `${s.slice(0, 57)}...` : s;
 }
 

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Builds the addon with AddressSanitizer + UndefinedBehaviorSanitizer into
+# .cache/asan/ (build/ is left alone) and runs the engine tests against it.
+# Node is not instrumented, so libasan is preloaded; node-gyp-build loads the
+# sanitized binary because it honours ALSA_HEALTH_PREBUILD=<dir> (it then looks
+# in <dir>/build/Release), so src/native.ts needs no hook.
+#   bash scripts/test-asan.sh [vitest file filters...]   (default: test/engine test/engine-alsa)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+out=$root/.cache/asan
+mkdir -p "$out"
+
+# A binding.gyp for .cache/asan: the same target, sources pointing back at
+# native/, plus the sanitizer flags (compile and link).
+node -e '
+  const fs = require("fs");
+  const gyp = JSON.parse(fs.readFileSync("binding.gyp", "utf8"));
+  const san = ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-fno-sanitize-recover=undefined", "-g", "-O1"];
+  for (const t of gyp.targets) {
+    t.sources = t.sources.map((s) => "../../" + s);
+    t.cflags = [...(t.cflags || []), ...san];
+    t.cflags_cc = [...(t.cflags_cc || []), ...san];
+    t.ldflags = [...(t.ldflags || []), "-fsanitize=address,undefined"];
+  }
+  const text = JSON.stringify(gyp, null, 2) + "\n";
+  const dst = process.argv[1] + "/binding.gyp";
+  if (!fs.existsSync(dst) || fs.readFileSync(dst, "utf8") !== text) fs.writeFileSync(dst, text);
+' "$out"
+
+t0=$(date +%s)
+(cd "$out" && npx --prefix "$root" node-gyp configure build -j 2 >build.log 2>&1) || {
+  cat "$out/build.log" >&2
+  echo "test-asan: building the sanitized addon failed" >&2
+  exit 1
+}
+echo "test-asan: sanitized addon built in $(( $(date +%s) - t0 )) s: $out/build/Release/alsa_health.node"
+
+libasan=$(gcc -print-file-name=libasan.so)
+libubsan=$(gcc -print-file-name=libubsan.so)
+[ -f "$libasan" ] || { echo "test-asan: libasan.so not found (apt-get install gcc)" >&2; exit 1; }
+
+export ALSA_HEALTH_PREBUILD=$out
+export LD_PRELOAD="$libasan${LD_PRELOAD:+:$LD_PRELOAD}"
+# detect_leaks: see scripts/asan.supp for what is suppressed and why.
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=${ASAN_LEAKS:-0}:halt_on_error=1:abort_on_error=1:print_summary=1:strict_string_checks=1:detect_stack_use_after_return=0}"
+export LSAN_OPTIONS="${LSAN_OPTIONS:-suppressions=$root/scripts/asan.supp:print_suppressions=0}"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+
+if (($#)); then files=("$@"); else files=(test/engine test/engine-alsa test/fuzz); fi
+t0=$(date +%s)
+# node directly, not npx: npm itself would run under the preloaded libasan.
+node node_modules/vitest/vitest.mjs run --maxWorkers=2 "${files[@]}"
+echo "test-asan: tests passed under ASan+UBSan in $(( $(date +%s) - t0 )) s"
