@@ -1,6 +1,8 @@
 // errno names: the string `code` every JS error and event carries.
 #include "errno_names.h"
 
+#include <cstdint>
+
 #include <alsa/asoundlib.h>
 #include <cerrno>
 #include <cstdlib>
@@ -29,7 +31,7 @@ constexpr Entry kTable[] = {
 }  // namespace
 
 std::string ErrnoName(int err) {
-  int v = std::abs(err);
+  int64_t v = std::abs(int64_t(err));  // 64 bits: errnoName(-2147483648) from JS
   for (const auto& e : kTable)
     if (e.value == v) return e.name;
   return "E" + std::to_string(v);
@@ -42,7 +44,7 @@ int ErrnoFromName(const std::string& name) {
 }
 
 std::string ErrorText(int err) {
-  return snd_strerror(-std::abs(err));
+  return snd_strerror(err < 0 ? err : -err);
 }
 
 }  // namespace ah

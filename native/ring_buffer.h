@@ -68,13 +68,17 @@ class RingBuffer {
   void Clear() { read_.store(write_.load(std::memory_order_acquire), std::memory_order_release); }
 
  private:
+  // n == 0: return before memcpy, whose pointers must be valid even for 0
+  // bytes (an empty Buffer's data is null: UBSan, write(Buffer.alloc(0))).
   void CopyIn(uint64_t pos, const uint8_t* src, size_t n) {
+    if (n == 0) return;
     size_t off = size_t(pos % cap_);
     size_t first = std::min(n, cap_ - off);
     std::memcpy(data_.get() + off, src, first);
     std::memcpy(data_.get(), src + first, n - first);
   }
   void CopyOut(uint64_t pos, uint8_t* dst, size_t n) {
+    if (n == 0) return;
     size_t off = size_t(pos % cap_);
     size_t first = std::min(n, cap_ - off);
     std::memcpy(dst, data_.get() + off, first);

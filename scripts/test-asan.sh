@@ -4,7 +4,17 @@
 # Node is not instrumented, so libasan is preloaded; node-gyp-build loads the
 # sanitized binary because it honours ALSA_HEALTH_PREBUILD=<dir> (it then looks
 # in <dir>/build/Release), so src/native.ts needs no hook.
-#   bash scripts/test-asan.sh [vitest file filters...]   (default: test/engine test/engine-alsa)
+#   bash scripts/test-asan.sh [vitest file filters...]
+#   (default: test/engine test/engine-alsa test/fuzz, then scripts/stream-smoke.mjs)
+#
+# Leaks: the vitest run has detect_leaks=0. Processes that end by exit()
+# (vitest workers, the lifecycle tests' children) leave the V8 heap allocated,
+# and LeakSanitizer reports hundreds of V8/libuv blocks there, none in the
+# addon; a suppression wide enough for them (any node frame) would also hide
+# addon leaks made from JS calls. Leaks are checked instead by
+# scripts/stream-smoke.mjs (open / stream / reopen / close, capture and
+# playback, with faults), which returns from main normally: there Node itself
+# reports no leaks, so it runs with detect_leaks=1 and no suppressions.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -40,15 +50,25 @@ libasan=$(gcc -print-file-name=libasan.so)
 libubsan=$(gcc -print-file-name=libubsan.so)
 [ -f "$libasan" ] || { echo "test-asan: libasan.so not found (apt-get install gcc)" >&2; exit 1; }
 
-export ALSA_HEALTH_PREBUILD=$out
-export LD_PRELOAD="$libasan${LD_PRELOAD:+:$LD_PRELOAD}"
-# detect_leaks: see scripts/asan.supp for what is suppressed and why.
-export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=${ASAN_LEAKS:-0}:halt_on_error=1:abort_on_error=1:print_summary=1:strict_string_checks=1:detect_stack_use_after_return=0}"
-export LSAN_OPTIONS="${LSAN_OPTIONS:-suppressions=$root/scripts/asan.supp:print_suppressions=0}"
-export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+# Only the node processes get the sanitizer environment (date, tail... under
+# LD_PRELOAD would report their own exit-time leaks).
+san_env=(
+  ALSA_HEALTH_PREBUILD="$out"
+  LD_PRELOAD="$libasan${LD_PRELOAD:+:$LD_PRELOAD}"
+  ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=${ASAN_LEAKS:-0}:halt_on_error=1:abort_on_error=1:print_summary=1:strict_string_checks=1:detect_stack_use_after_return=0}"
+  UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+)
 
 if (($#)); then files=("$@"); else files=(test/engine test/engine-alsa test/fuzz); fi
 t0=$(date +%s)
 # node directly, not npx: npm itself would run under the preloaded libasan.
-node node_modules/vitest/vitest.mjs run --maxWorkers=2 "${files[@]}"
+env "${san_env[@]}" node node_modules/vitest/vitest.mjs run --maxWorkers=2 "${files[@]}"
 echo "test-asan: tests passed under ASan+UBSan in $(( $(date +%s) - t0 )) s"
+
+if (($# == 0)); then
+  npx tsc -p tsconfig.json  # the smoke script uses dist/
+  t0=$(date +%s)
+  env "${san_env[@]}" ASAN_OPTIONS="detect_leaks=1:halt_on_error=1:abort_on_error=1:print_summary=1" \
+    node scripts/stream-smoke.mjs
+  echo "test-asan: stream-smoke.mjs clean under ASan+UBSan+LSan in $(( $(date +%s) - t0 )) s"
+fi
