@@ -182,6 +182,52 @@ describe('fuzz: PcmHandle constructor', () => {
     expect(() => new native.PcmHandle({ device: 'mock:fz', direction: 'capture' }, 42 as never)).toThrow(TypeError);
   });
 
+  it('fault scripts: one bad field among good faults is refused naming options.mock.faults[i].<field>', () => {
+    const good: Record<string, Record<string, unknown>> = {
+      xrun: { type: 'xrun', at: 10, count: 2, everyMs: 5 },
+      stall: { type: 'stall', at: 10, durationMs: 5 },
+      delay: { type: 'delay', at: 10, extraMs: 3, durationMs: 5 },
+      suspend: { type: 'suspend', at: 10, durationMs: 5 },
+      disconnect: { type: 'disconnect', at: 10, durationMs: 5 },
+      openFail: { type: 'openFail', at: 0, count: 1, errno: 'EBUSY' },
+      ioError: { type: 'ioError', at: 10, errno: 'EIO' },
+    };
+    const badValue = fc.oneof(
+      fc.constantFrom(-1, -0.001, NaN, Infinity, -Infinity, 1e300, null, true, '5', 'EBUSY!', {}, [], 10n),
+      fc.string({ maxLength: 5 }),
+    );
+    const caseArb = fc
+      .record({
+        before: fc.array(fc.constantFrom(...Object.values(good)), { maxLength: 3 }),
+        victim: fc.constantFrom(...Object.values(good)),
+        after: fc.array(fc.constantFrom(...Object.values(good)), { maxLength: 3 }),
+        bad: badValue,
+      })
+      .chain((c) => fc.constantFrom(...Object.keys(c.victim)).map((key) => ({ ...c, key })))
+      // A value the parser may rightly accept for that field: not a case.
+      .filter(({ key, bad }) => !(key === 'type' && typeof bad === 'string' && bad in good) && !(key === 'errno' && bad === 'EBUSY'));
+    fc.assert(
+      fc.property(caseArb, ({ before, victim, after, key, bad }) => {
+        const faults = [...before, { ...victim, [key]: bad }, ...after];
+        let err: unknown;
+        try {
+          new native.PcmHandle({ device: 'mock:fz', direction: 'capture', mock: { faults } } as never, noop);
+        } catch (e) {
+          err = e;
+        }
+        if (err === undefined) {
+          // Accepted: only a numeric value in range can be, e.g. at: 1e300 is not.
+          expect(typeof bad, `${key} = ${String(bad)} accepted`).toBe('number');
+          expect(Number.isFinite(bad) && (bad as number) >= 0).toBe(true);
+          return;
+        }
+        expect(err instanceof TypeError || err instanceof RangeError, String(err)).toBe(true);
+        expect((err as Error).message).toContain(`options.mock.faults[${before.length}].${key}`);
+      }),
+      run(1500),
+    );
+  });
+
   it('huge fault scripts are refused with a RangeError, not an allocation', () => {
     const many = { type: 'xrun', at: 0, count: 100000, everyMs: 1 };
     expect(() => new native.PcmHandle({ device: 'mock:fz', direction: 'capture', mock: { faults: Array(11).fill(many) } } as never, noop)).toThrow(RangeError);
@@ -338,6 +384,25 @@ describe('fuzz: opening odd device names', () => {
       }),
       run(60),
     );
+  });
+});
+
+describe('regressions found by the sanitizer run of these tests', () => {
+  it('write(Buffer.alloc(0)) on an open playback handle takes 0 bytes (was memcpy from null: UBSan)', async () => {
+    const h = new native.PcmHandle({ device: 'mock:fz-empty', direction: 'playback' }, noop);
+    await h.open();
+    try {
+      expect(h.write(Buffer.alloc(0))).toBe(0);
+      expect(h.write(Buffer.alloc(4096))).toBeGreaterThan(0);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('errnoName(-2147483648) (was a signed overflow in std::abs: UBSan)', () => {
+    expect(native.errnoName(-2147483648)).toBe('E2147483648');
+    expect(native.errnoName(2 ** 31)).toBe('E2147483648');  // Int32Value wraps to INT_MIN
+    expect(native.errnoName(-16)).toBe('EBUSY');
   });
 });
 
