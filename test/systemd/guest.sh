@@ -85,7 +85,7 @@ check 'systemctl start returned 0 (Type=notify: READY=1 came)' 'systemctl is-act
 run "systemctl status alsa-health --no-pager -l | cut -c1-200"
 check 'status shows the STATUS= line' 'systemctl status alsa-health --no-pager | grep -q "Status: \"2 devices"'
 run "systemctl show alsa-health -p Type -p StatusText -p WatchdogUSec -p User -p MainPID -p NRestarts -p MemoryCurrent"
-wait_for 20 'both devices healthy (curl /health = 200)' 'curl -sf -o /dev/null 127.0.0.1:9595/health'
+wait_for 60 'both devices healthy (curl /health = 200)' 'curl -sf -o /dev/null 127.0.0.1:9595/health'
 run "alsa-health status"
 check 'alsa-health status exit 0' 'alsa-health status'
 run "curl -s -o /tmp/health.json -w 'HTTP %{http_code}\\n' 127.0.0.1:9595/health; tr -d ' \\n' < /tmp/health.json | cut -c1-600; echo"
@@ -100,7 +100,7 @@ PID0=$(systemctl show -p MainPID --value alsa-health)
 sed -i 's|^monitor:|  - { name: extra, pcm: "mock:extra", direction: capture }\nmonitor:|' /etc/alsa-health/config.yaml
 run "cat /etc/alsa-health/config.yaml"
 run "systemctl reload alsa-health"
-wait_for 20 'reload: the added device is served (/health/extra = 200)' 'curl -sf -o /dev/null 127.0.0.1:9595/health/extra'
+wait_for 60 'reload: the added device is served (/health/extra = 200)' 'curl -sf -o /dev/null 127.0.0.1:9595/health/extra'
 check 'reload: same MainPID' "[ \"\$(systemctl show -p MainPID --value alsa-health)\" = $PID0 ]"
 run "journalctl -u alsa-health -o cat --no-pager | grep -iE 'reload|SIGHUP|opened|added' | tail -n 6 | cut -c1-240"
 run "alsa-health status"
@@ -135,7 +135,7 @@ cp /tmp/healthy.yaml /etc/alsa-health/config.yaml
 wait_for 90 'the watchdog fired and systemd restarted the service (NRestarts went up)' \
   "[ \"\$(systemctl show -p NRestarts --value alsa-health)\" -gt $NR0 ]"
 check "systemd logged the watchdog timeout (Failed with result 'watchdog')" "journalctl -u alsa-health --no-pager | grep -q \"Failed with result 'watchdog'\""
-wait_for 30 'active again after the restart (new MainPID)' \
+wait_for 90 'active again after the restart (new MainPID)' \
   "systemctl is-active -q alsa-health && [ \"\$(systemctl show -p MainPID --value alsa-health)\" != $PID1 ]"
 
 run "journalctl -u alsa-health -o short-monotonic --no-pager | grep -E 'gave up|watchdog ping skipped|Watchdog timeout|Killing|Main process exited|Failed with result|Scheduled restart|Started|Starting' | tail -n 12 | cut -c1-240"

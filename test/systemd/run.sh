@@ -7,7 +7,7 @@
 #
 #   test/systemd/run.sh            exit 0 when guest.sh passed every check
 #
-# Env: AH_VM_TIMEOUT (s, default 240), AH_VM_MEM (MB, default 768),
+# Env: AH_VM_TIMEOUT (s, default 420), AH_VM_MEM (MB, default 768),
 #      AH_VM_KEEP=1 keeps the run directory, AH_VM_CONSOLE=1 prints the whole
 #      guest console (systemd's own messages) even on success.
 # Needs what test/kernel needs (test/kernel/apt-packages.txt), systemd on the
@@ -17,7 +17,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 KCACHE=${ALSA_HEALTH_KERNEL_CACHE:-$REPO/.cache/kernel}
 CACHE=$REPO/.cache/systemd
-TIMEOUT=${AH_VM_TIMEOUT:-240}
+TIMEOUT=${AH_VM_TIMEOUT:-420}
 log() { echo "[systemd-vm] $*" >&2; }
 
 t_start=$(date +%s%N)

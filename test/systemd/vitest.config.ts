@@ -9,7 +9,7 @@ export default defineConfig({
     include: ['test/systemd/**/*.test.ts'],
     pool: 'forks',
     fileParallelism: false,
-    testTimeout: 300_000,
+    testTimeout: 480_000,
     hookTimeout: 300_000,
     reporters: ['verbose'],
   },
