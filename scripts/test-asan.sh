@@ -47,7 +47,6 @@ t0=$(date +%s)
 echo "test-asan: sanitized addon built in $(( $(date +%s) - t0 )) s: $out/build/Release/alsa_health.node"
 
 libasan=$(gcc -print-file-name=libasan.so)
-libubsan=$(gcc -print-file-name=libubsan.so)
 [ -f "$libasan" ] || { echo "test-asan: libasan.so not found (apt-get install gcc)" >&2; exit 1; }
 
 # Only the node processes get the sanitizer environment (date, tail... under
@@ -58,6 +57,13 @@ san_env=(
   ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=${ASAN_LEAKS:-0}:halt_on_error=1:abort_on_error=1:print_summary=1:strict_string_checks=1:detect_stack_use_after_return=0}"
   UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 )
+
+# The loader must pick the sanitized binary, not build/Release.
+loaded=$(ALSA_HEALTH_PREBUILD="$out" node -e 'console.log(require("node-gyp-build").path(process.argv[1]))' "$root")
+[ "$loaded" = "$out/build/Release/alsa_health.node" ] || {
+  echo "test-asan: node-gyp-build picks $loaded, not the sanitized addon" >&2
+  exit 1
+}
 
 if (($#)); then files=("$@"); else files=(test/engine test/engine-alsa test/fuzz); fi
 t0=$(date +%s)
