@@ -3,7 +3,8 @@
 // A sink that cannot keep up (no FIFO reader, socket down) drops audio itself, so the engine's
 // consumerDropped keeps meaning "the daemon stalled", not "nobody listens".
 
-import { constants, createReadStream, createWriteStream, openSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { constants, createReadStream, createWriteStream, existsSync, openSync } from 'node:fs';
 import { connect, Socket } from 'node:net';
 import { Readable, type Writable } from 'node:stream';
 import type { Logger } from 'pino';
@@ -43,6 +44,9 @@ export function attachAudio(spec: AudioSpec, ends: AudioEnds): AudioLink {
 
 /** Open a FIFO without blocking for its peer: O_RDWR never waits and never gets EOF/EPIPE. */
 function fifoSocket(path: string, readable: boolean): Socket {
+  // Create it when missing: under systemd, /run/alsa-health (the unit's
+  // RuntimeDirectory) starts empty at every start. Node has no mkfifo().
+  if (!existsSync(path)) execFileSync('mkfifo', ['-m', '0660', path]);
   const fd = openSync(path, constants.O_RDWR | constants.O_NONBLOCK);
   return new Socket({ fd, readable, writable: !readable });
 }

@@ -1,7 +1,7 @@
 // Audio sinks and sources against plain node streams standing in for PcmStream.audio.
 
 import { execFileSync } from 'node:child_process';
-import { createReadStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createReadStream, mkdtempSync, readFileSync, rmSync, writeFileSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -75,6 +75,14 @@ describe('audio links', () => {
     await tick(50);
     expect(Buffer.concat(got).toString().endsWith('hello')).toBe(true);
     reader.destroy();
+    link.close();
+  });
+
+  it('a FIFO that does not exist yet is created (systemd empties /run/alsa-health at each start)', async () => {
+    const fifo = join(dir, 'new.fifo');
+    const audio = new PassThrough();
+    const link = attachAudio({ fifo }, { direction: 'capture', audio, bytesPerSecond: 192000, log });
+    expect(statSync(fifo).isFIFO()).toBe(true);
     link.close();
   });
 
