@@ -5,7 +5,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts', 'src/**/*.test.ts'],
-    exclude: ['test/kernel/**', 'node_modules/**', 'dist/**'],
+    exclude: ['test/kernel/**', 'test/systemd/**', 'node_modules/**', 'dist/**'],
     pool: 'forks',
     testTimeout: 30_000,
     hookTimeout: 60_000,
