@@ -1,34 +1,18 @@
 // Real kernel ALSA (snd-dummy, snd-aloop) in a QEMU VM, proven with alsa-utils
 // before the engine is tested there: byte rates, loopback integrity, a real
 // SIGSTOP overrun, hot-unplug by sysfs unbind / bind.
-import { beforeAll, describe, expect, it } from 'vitest';
-import { describeRun, jsonLines, prepareVm, runInVm, type VmResult } from './vm';
+import { beforeAll, expect, it } from 'vitest';
+import { describeRun, jsonLines, runInVm, type VmResult } from './vm';
+import { scenarioGetter, vmSuite, type R } from './suite';
 
 const BYTE_RATE = 48000 * 2 * 2;
-const st = prepareVm();
-if (!st.ok) console.warn(`[kernel] SKIPPED: ${st.reason}`);
-// AH_KERNEL_REQUIRE=1 (CI): a VM that cannot run fails instead of skipping.
-if (!st.ok && process.env.AH_KERNEL_REQUIRE) {
-  describe('kernel VM', () => {
-    it('can run', () => {
-      throw new Error(`AH_KERNEL_REQUIRE is set but: ${st.reason}`);
-    });
-  });
-}
-const suite = st.ok ? describe : describe.skip;
+const suite = vmSuite('alsa-utils');
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type R = Record<string, any>;
 
 suite('kernel VM: alsa-utils on snd-dummy / snd-aloop', () => {
   let run: VmResult;
   const by: Record<string, R> = {};
-  const get = (name: string): R => {
-    const r = by[name];
-    if (!r) throw new Error(`no result for ${name}; guest stderr:\n${run.stderr}\nconsole tail:\n${run.console.slice(-2000)}`);
-    if (!r.ok) throw new Error(`${name} failed in the guest: ${r.error}`);
-    return r;
-  };
+  const get = scenarioGetter(by, () => run);
 
   beforeAll(async () => {
     run = await runInVm('node test/kernel/guest/alsa-utils.mjs', { timeoutMs: 150_000 });

@@ -3,33 +3,17 @@
 // probe unhealthy, an unbound card cannot be opened. Needs `npm run build`.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { REPO, describeRun, jsonLines, prepareVm, runInVm, type VmResult } from './vm';
+import { beforeAll, expect, it } from 'vitest';
+import { REPO, describeRun, jsonLines, runInVm, type VmResult } from './vm';
+import { scenarioGetter, vmSuite, type R } from './suite';
 
-const st = prepareVm();
-const missing = st.ok ? (existsSync(join(REPO, 'dist/daemon/cli.js')) ? null : 'dist/daemon/cli.js missing (npm run build)') : st.reason;
-if (missing) console.warn(`[kernel] CLI tests SKIPPED: ${missing}`);
-if (missing && process.env.AH_KERNEL_REQUIRE) {
-  describe('kernel VM: alsa-health CLI', () => {
-    it('can run', () => {
-      throw new Error(`AH_KERNEL_REQUIRE is set but: ${missing}`);
-    });
-  });
-}
-const suite = missing ? describe.skip : describe;
+const suite = vmSuite('alsa-health CLI', () => (existsSync(join(REPO, 'dist/daemon/cli.js')) ? null : 'dist/daemon/cli.js missing (npm run build)'));
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type R = Record<string, any>;
 
 suite('kernel VM: alsa-health CLI on snd-dummy / snd-aloop', () => {
   let run: VmResult;
   const by: Record<string, R> = {};
-  const get = (name: string): R => {
-    const r = by[name];
-    if (!r) throw new Error(`no result for ${name}; guest stderr:\n${run.stderr}\nconsole tail:\n${run.console.slice(-2000)}`);
-    if (!r.ok) throw new Error(`${name} failed in the guest: ${r.error}`);
-    return r;
-  };
+  const get = scenarioGetter(by, () => run);
 
   beforeAll(async () => {
     run = await runInVm('node test/kernel/guest/cli.mjs', { timeoutMs: 170_000 });

@@ -2,8 +2,9 @@
 // ALSA drivers (snd-dummy, snd-aloop) in a QEMU VM. Needs `npm run build` first.
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { REPO, describeRun, jsonLines, prepareVm, runInVm, type VmResult } from './vm';
+import { beforeAll, expect, it } from 'vitest';
+import { REPO, describeRun, jsonLines, runInVm, type VmResult } from './vm';
+import { scenarioGetter, vmSuite, type R } from './suite';
 
 const BYTE_RATE = 48000 * 2 * 2;
 
@@ -14,21 +15,8 @@ function engineBuilt(): string | null {
   return null;
 }
 
-const st = prepareVm();
-const missing = st.ok ? engineBuilt() : st.reason;
-if (missing) console.warn(`[kernel] engine tests SKIPPED: ${missing}`);
-// AH_KERNEL_REQUIRE=1 (CI): a missing engine or VM fails instead of skipping.
-if (missing && process.env.AH_KERNEL_REQUIRE) {
-  describe('kernel VM: alsa-health engine', () => {
-    it('can run', () => {
-      throw new Error(`AH_KERNEL_REQUIRE is set but: ${missing}`);
-    });
-  });
-}
-const suite = missing ? describe.skip : describe;
+const suite = vmSuite('engine', engineBuilt);
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type R = Record<string, any>;
 const within = (x: number, target: number, frac: number) => {
   expect(x).toBeGreaterThan(target * (1 - frac));
   expect(x).toBeLessThan(target * (1 + frac));
@@ -39,12 +27,7 @@ const f1 = (x: number | null | undefined) => (typeof x === 'number' ? x.toFixed(
 suite('kernel VM: alsa-health engine on snd-dummy / snd-aloop', () => {
   let run: VmResult;
   const by: Record<string, R> = {};
-  const get = (name: string): R => {
-    const r = by[name];
-    if (!r) throw new Error(`no result for ${name}; guest stderr:\n${run.stderr}\nconsole tail:\n${run.console.slice(-2000)}`);
-    if (!r.ok) throw new Error(`${name} failed in the guest: ${r.error}`);
-    return r;
-  };
+  const get = scenarioGetter(by, () => run);
 
   beforeAll(async () => {
     run = await runInVm('node test/kernel/guest/engine.mjs', { timeoutMs: 150_000 });

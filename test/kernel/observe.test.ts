@@ -4,8 +4,9 @@
 // daemon scenario also the addon). Prints every detection delay.
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { REPO, describeRun, jsonLines, prepareVm, runInVm, type VmResult } from './vm';
+import { beforeAll, expect, it } from 'vitest';
+import { REPO, describeRun, jsonLines, runInVm, type VmResult } from './vm';
+import { scenarioGetter, vmSuite, type R } from './suite';
 
 function built(): string | null {
   if (!existsSync(join(REPO, 'dist/observe/index.js'))) return 'dist/observe/index.js missing (npm run build)';
@@ -16,32 +17,15 @@ const addonBuilt = () => {
   return existsSync(join(REPO, 'dist/daemon/cli.js')) && existsSync(rel) && readdirSync(rel).some((f) => f.endsWith('.node'));
 };
 
-const st = prepareVm();
-const missing = st.ok ? built() : st.reason;
-if (missing) console.warn(`[kernel] observer tests SKIPPED: ${missing}`);
-if (missing && process.env.AH_KERNEL_REQUIRE) {
-  describe('kernel VM: observer', () => {
-    it('can run', () => {
-      throw new Error(`AH_KERNEL_REQUIRE is set but: ${missing}`);
-    });
-  });
-}
-const suite = missing ? describe.skip : describe;
+const suite = vmSuite('observer', built);
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type R = Record<string, any>;
 const f0 = (x: unknown) => (typeof x === 'number' ? x.toFixed(0) : String(x));
 const f1 = (x: unknown) => (typeof x === 'number' ? x.toFixed(1) : String(x));
 
 suite('kernel VM: observing PCMs that arecord / aplay own', () => {
   let run: VmResult;
   const by: Record<string, R> = {};
-  const get = (name: string): R => {
-    const r = by[name];
-    if (!r) throw new Error(`no result for ${name}; guest stderr:\n${run.stderr}\nconsole tail:\n${run.console.slice(-2000)}`);
-    if (!r.ok) throw new Error(`${name} failed in the guest: ${r.error}`);
-    return r;
-  };
+  const get = scenarioGetter(by, () => run);
 
   beforeAll(async () => {
     const scenarios = addonBuilt() ? '' : 'dummy-capture-sigstop loopback-playback-sigstop between-polls loopback-draining unplug list cost';
