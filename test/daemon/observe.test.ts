@@ -142,11 +142,15 @@ describe('daemon: an observed device healed by its exec', () => {
     let owner = true;
     let ptr = 0;
     let pid = 500;
-    proc.open(0, 'c', { state: 'RUNNING', pid, trig: '1.0' });
+    // The owner's trigger time: the pump must write the current owner's, or a
+    // poll between the restart and the next pump sees it change under one pid
+    // (which is how an xrun the owner recovered looks).
+    let trig = '1.0';
+    proc.open(0, 'c', { state: 'RUNNING', pid, trig });
     const pump = setInterval(() => {
       if (!owner) return;
       ptr += 240;
-      proc.status(0, 'c', { state: 'RUNNING', pid, trig: '1.0', hw: ptr, appl: ptr, avail: 0 });
+      proc.status(0, 'c', { state: 'RUNNING', pid, trig, hw: ptr, appl: ptr, avail: 0 });
     }, 5);
     cleanups.push(() => clearInterval(pump));
     const { logger, lines } = memLog();
@@ -174,7 +178,8 @@ describe('daemon: an observed device healed by its exec', () => {
     // The restarted owner (a new pid) streams again.
     pid = 501;
     ptr = 0;
-    proc.open(0, 'c', { state: 'RUNNING', pid, trig: '2.0' });
+    trig = '2.0';
+    proc.open(0, 'c', { state: 'RUNNING', pid, trig });
     owner = true;
     await until('healthy again', () => daemon.monitor.status('hdmi-in') === 'healthy', 10_000).catch((e: Error) => {
       throw new Error(`${e.message}: ${JSON.stringify(daemon.monitor.snapshot().devices['hdmi-in']?.reasons)}; log: ${lines.map((l) => l.msg).join(' | ')}`);
