@@ -895,13 +895,8 @@ static int ht_start(snd_pcm_ioplug_t *io)
 {
 	struct ht *h = io->private_data;
 	uint64_t now = now_ns();
-	snd_pcm_state_t st;
+	snd_pcm_state_t st = service(h, now, io->state);
 
-	/* ioplug has already reset appl_ptr: stop the clock before service(),
-	 * or it sees the old hardware position against appl 0 and traces an
-	 * xrun that no stream ever had. */
-	h->running = 0;
-	st = service(h, now, io->state);
 	if (h->disconnected)
 		return -ENODEV;
 	if (st == SND_PCM_STATE_SUSPENDED)
