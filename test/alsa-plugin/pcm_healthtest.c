@@ -32,6 +32,7 @@
  *     monotonic $MONOTONIC  # 1/yes: timestamps (trigger, status) on
  *                           # CLOCK_MONOTONIC; default 0: gettimeofday, which
  *                           # alsa-utils assume for an ioplug PCM
+ *     lock $LOCK            # file: exclusive device (below); default "": none
  *   }
  *
  * Device names:  healthtest
@@ -39,6 +40,16 @@
  *                healthtest:FAULTS="...",ID="t1",TRACE="/tmp/t1.jsonl"
  * (keep the double quotes: the script contains ';' '@' '+' '*' '/' '=').
  * Unknown keys, a bad fault script or a bad id: SNDERR message, open -EINVAL.
+ *
+ * Exclusive mode (opt-in, lock "/abs/file"): a kernel hw substream has one
+ * owner; a second open gets -EBUSY until the owner closes it or dies (the
+ * kernel closes a dead process's files).  The plugin models that with
+ * flock(LOCK_EX|LOCK_NB) on the file at open: held -> SNDERR naming the
+ * holder's pid (written into the file) and open -EBUSY (traced as openFail,
+ * "lock":true); released at close, and by the kernel when the process exits
+ * however it exits (kill -9 included).  O_CLOEXEC, so a program the owner
+ * runs does not keep the device busy.  Opens in one process conflict too,
+ * as on a hw device.  The fault session is separate (ID).
  *
  * ---------------------------------------------------------------------------
  * Fault script: faults separated by ';' (spaces allowed around them):
@@ -179,7 +190,7 @@ struct ht {
 	char id[128];
 	struct ht_fault faults[HT_MAX_FAULTS];
 	unsigned int nfaults;
-	int tfd, sess_fd, trace_fd;
+	int tfd, sess_fd, trace_fd, lock_fd;
 	struct ht_session *sess;
 	uint64_t open_ns;
 	/* clock: hw = base + elapsed since seg_start while running, else frozen */
@@ -1199,6 +1210,8 @@ static int ht_close(snd_pcm_ioplug_t *io)
 		close(h->sess_fd);
 	if (h->trace_fd >= 0)
 		close(h->trace_fd);
+	if (h->lock_fd >= 0)
+		close(h->lock_fd); /* releases the flock: the device is free */
 	io->private_data = NULL;
 	free(h);
 	return 0;
@@ -1314,13 +1327,56 @@ static void free_unopened(struct ht *h)
 		close(h->sess_fd);
 	if (h->trace_fd >= 0)
 		close(h->trace_fd);
+	if (h->lock_fd >= 0)
+		close(h->lock_fd);
 	free(h);
+}
+
+/* exclusive mode: see "Exclusive mode" at the top */
+static int take_lock(struct ht *h, const char *path, uint64_t now)
+{
+	char buf[32];
+	ssize_t n;
+	int fd, e;
+
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		e = errno;
+		SNDERR("healthtest: cannot open lock %s: %s", path, strerror(e));
+		return -e;
+	}
+	while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		e = errno;
+		if (e == EINTR)
+			continue;
+		if (e == EWOULDBLOCK) {
+			/* the holder's pid is best effort: it may be writing it now */
+			n = pread(fd, buf, sizeof(buf) - 1, 0);
+			buf[n > 0 ? n : 0] = 0;
+			buf[strcspn(buf, "\n")] = 0;
+			close(fd);
+			SNDERR("healthtest: device busy: lock %s held by pid %s", path,
+			       *buf ? buf : "?");
+			trace(h, now, "openFail", "\"errno\":\"EBUSY\",\"lock\":true,\"holder\":\"%s\"",
+			      strspn(buf, "0123456789") == strlen(buf) ? buf : "?");
+			return -EBUSY;
+		}
+		close(fd);
+		SNDERR("healthtest: flock %s: %s", path, strerror(e));
+		return -e;
+	}
+	n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, (size_t)n, 0) < 0) {
+		/* the pid is only for the message; the lock is what counts */
+	}
+	h->lock_fd = fd;
+	return 0;
 }
 
 SND_PCM_PLUGIN_DEFINE_FUNC(healthtest)
 {
 	snd_config_iterator_t i, next;
-	const char *faults = "", *id = "", *trace_path = "", *state_dir = NULL;
+	const char *faults = "", *id = "", *trace_path = "", *state_dir = NULL, *lock_path = "";
 	char default_dir[64];
 	int monotonic = 0, err;
 	struct ht *h;
@@ -1342,6 +1398,8 @@ SND_PCM_PLUGIN_DEFINE_FUNC(healthtest)
 			dst = &trace_path;
 		else if (!strcmp(key, "state_dir"))
 			dst = &state_dir;
+		else if (!strcmp(key, "lock"))
+			dst = &lock_path;
 		if (dst) {
 			if (snd_config_get_string(n, dst) < 0) {
 				SNDERR("healthtest: %s must be a string", key);
@@ -1357,7 +1415,7 @@ SND_PCM_PLUGIN_DEFINE_FUNC(healthtest)
 			}
 			continue;
 		}
-		SNDERR("healthtest: unknown field %s (faults id trace state_dir monotonic)", key);
+		SNDERR("healthtest: unknown field %s (faults id trace state_dir monotonic lock)", key);
 		return -EINVAL;
 	}
 	if (!state_dir || !*state_dir) {
@@ -1376,7 +1434,7 @@ SND_PCM_PLUGIN_DEFINE_FUNC(healthtest)
 	h = calloc(1, sizeof(*h));
 	if (!h)
 		return -ENOMEM;
-	h->tfd = h->sess_fd = h->trace_fd = -1;
+	h->tfd = h->sess_fd = h->trace_fd = h->lock_fd = -1;
 	h->io.stream = stream;
 	err = parse_faults(h, faults);
 	if (err < 0) {
@@ -1400,6 +1458,14 @@ SND_PCM_PLUGIN_DEFINE_FUNC(healthtest)
 	}
 	now = now_ns();
 	h->open_ns = now;
+	if (*lock_path) {
+		/* before the session: a busy device fires no openfail fault */
+		err = take_lock(h, lock_path, now);
+		if (err < 0) {
+			free_unopened(h);
+			return err;
+		}
+	}
 	err = session_open(h, state_dir, faults);
 	if (err < 0) {
 		free_unopened(h);

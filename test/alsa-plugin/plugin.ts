@@ -67,16 +67,18 @@ pcm_type.${PLUGIN_PCM} {
   lib "${soPath}"
 }
 pcm.${PLUGIN_PCM} {
-  @args [ FAULTS ID TRACE MONOTONIC ]
+  @args [ FAULTS ID TRACE MONOTONIC LOCK ]
   @args.FAULTS { type string default "" }
   @args.ID { type string default "" }
   @args.TRACE { type string default "" }
   @args.MONOTONIC { type integer default 0 }
+  @args.LOCK { type string default "" }
   type ${PLUGIN_PCM}
   faults $FAULTS
   id $ID
   trace $TRACE
   monotonic $MONOTONIC
+  lock $LOCK
   state_dir "${stateDir}"
   hint.description "alsa-health test PCM (fake clocked card, fault injection)"
 }
@@ -188,6 +190,12 @@ export interface DeviceOptions {
    * default gettimeofday, which is what alsa-utils assume for an ioplug PCM
    */
   monotonic?: boolean;
+  /**
+   * exclusive device: a file the plugin flock()s at open; a second open gets
+   * EBUSY until the holder closes the PCM or its process dies (pcm_healthtest.c,
+   * "Exclusive mode"). Default: none (any number of opens).
+   */
+  lock?: string;
 }
 
 /**
@@ -204,7 +212,8 @@ export function pluginDevice(
   const parts = [`FAULTS="${script}"`, `ID="${id}"`];
   if (opts.trace) parts.push(`TRACE="${opts.trace}"`);
   if (opts.monotonic) parts.push('MONOTONIC=1');
-  for (const p of [script, id, opts.trace ?? '']) {
+  if (opts.lock) parts.push(`LOCK="${opts.lock}"`);
+  for (const p of [script, id, opts.trace ?? '', opts.lock ?? '']) {
     if (/["\\]/.test(p)) throw new Error(`quote or backslash not allowed in a device argument: ${p}`);
   }
   return `${PLUGIN_PCM}:${parts.join(',')}`;
