@@ -4,6 +4,7 @@
 #include <sys/inotify.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "clock.h"
@@ -31,6 +32,8 @@ int AlsaBackend::Open(const PcmConfig& cfg, NegotiatedParams* out) {
   if (err >= 0) err = SetSwParams(*out);
   if (err >= 0) err = snd_pcm_prepare(pcm_);
   if (err < 0) Close();
+  capture_ = cfg.capture;
+  bufferFrames_ = int64_t(out->bufferFrames);
   return err;
 }
 
@@ -122,6 +125,7 @@ void AlsaBackend::Close() {
   }
   if (pcm_) {
     // Non-blocking handle: close drops what is queued instead of draining it.
+    CountDiscarded();
     snd_pcm_close(pcm_);
     pcm_ = nullptr;
   }
@@ -138,7 +142,35 @@ int AlsaBackend::Revents(pollfd* fds, int n, unsigned short* revents) {
   return snd_pcm_poll_descriptors_revents(pcm_, fds, unsigned(n), revents);
 }
 
-int AlsaBackend::Prepare() { return pcm_ ? snd_pcm_prepare(pcm_) : -EBADFD; }
+int AlsaBackend::Prepare() {
+  if (!pcm_) return -EBADFD;
+  CountDiscarded();
+  return snd_pcm_prepare(pcm_);
+}
+
+// What the buffer holds now is thrown away by the prepare or close that
+// follows: read it from the status just before (microseconds apart).
+void AlsaBackend::CountDiscarded() {
+  if (!status_ || snd_pcm_status(pcm_, status_) < 0) return;
+  switch (snd_pcm_status_get_state(status_)) {
+    case SND_PCM_STATE_PREPARED:
+    case SND_PCM_STATE_RUNNING:
+    case SND_PCM_STATE_XRUN:
+    case SND_PCM_STATE_DRAINING:
+    case SND_PCM_STATE_PAUSED:
+    case SND_PCM_STATE_SUSPENDED: break;
+    default: return;
+  }
+  int64_t avail = int64_t(snd_pcm_status_get_avail(status_));
+  int64_t held = capture_ ? avail : bufferFrames_ - avail;
+  discarded_ += std::clamp<int64_t>(held, 0, bufferFrames_);
+}
+
+int64_t AlsaBackend::TakeDiscarded() {
+  int64_t d = discarded_;
+  discarded_ = 0;
+  return d;
+}
 int AlsaBackend::Start() { return pcm_ ? snd_pcm_start(pcm_) : -EBADFD; }
 int AlsaBackend::Resume() { return pcm_ ? snd_pcm_resume(pcm_) : -EBADFD; }
 int64_t AlsaBackend::AvailUpdate() { return pcm_ ? snd_pcm_avail_update(pcm_) : -EBADFD; }

@@ -27,13 +27,19 @@ class AlsaBackend : public PcmBackend {
   snd_pcm_state_t State() override;
   int PresenceFd() override;
   void DrainPresence() override;
+  int64_t TakeDiscarded() override;
 
  private:
+  void CountDiscarded();
+
   int SetHwParams(const PcmConfig& cfg, NegotiatedParams* out);
   int SetSwParams(const NegotiatedParams& p);
 
   snd_pcm_t* pcm_ = nullptr;
   snd_pcm_status_t* status_ = nullptr;
+  bool capture_ = true;
+  int64_t bufferFrames_ = 0;
+  int64_t discarded_ = 0;
   int inotifyFd_ = -1;
   int sndWatch_ = -1;
 };

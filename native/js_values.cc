@@ -33,6 +33,12 @@ Napi::Object SampleToJs(const Napi::Env& env, const SampleData& s, const Napi::S
   o.Set("recoveryUsMax", s.recoveryUsMax);
   o.Set("consumerDropped", double(s.consumerDropped));
   o.Set("starved", double(s.starved));
+  o.Set("deliveredFrames", double(s.deliveredFrames));
+  o.Set("discardedFrames", double(s.discardedFrames));
+  o.Set("paddingFrames", double(s.paddingFrames));
+  o.Set("pendingFrames", double(s.pendingFrames));
+  if (s.deviceFrames >= 0) o.Set("deviceFrames", double(s.deviceFrames));
+  else o.Set("deviceFrames", env.Null());
   return o;
 }
 

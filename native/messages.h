@@ -24,6 +24,12 @@ struct SampleData {
   uint64_t delayCount = 0;
   double recoveryUsMax = 0;
   uint64_t consumerDropped = 0, starved = 0;
+  // Frame accounting (see HealthSample in src/types.ts for the invariant).
+  uint64_t deliveredFrames = 0;  // capture: JS took from the ring; playback: JS audio written to the PCM
+  uint64_t discardedFrames = 0;  // the device buffer's frames a prepare or close threw away
+  uint64_t paddingFrames = 0;    // playback: silence written while priming the buffer
+  uint64_t pendingFrames = 0;    // at the window's end: in the ring (capture) and the device buffer
+  int64_t deviceFrames = -1;     // the card's own count over the window; -1 = unknown (ALSA)
 };
 
 struct EventData {

@@ -87,6 +87,8 @@ int MockBackend::Open(const PcmConfig& cfg, NegotiatedParams* out) {
 }
 
 void MockBackend::Close() {
+  if (open_) Discard(NowNs());
+  gapPending_ = false;  // closed in XRUN: the gap never ends in a restart
   if (clockFd_ >= 0) close(clockFd_);
   if (faultFd_ >= 0) close(faultFd_);
   clockFd_ = faultFd_ = -1;
@@ -138,6 +140,9 @@ int MockBackend::Revents(pollfd* fds, int n, unsigned short* revents) {
 int MockBackend::Prepare() {
   if (!open_) return -EBADFD;
   if (state_ == SND_PCM_STATE_DISCONNECTED) return -ENODEV;
+  int64_t now = NowNs();
+  Discard(now);
+  gapPending_ = state_ == SND_PCM_STATE_XRUN;
   state_ = SND_PCM_STATE_PREPARED;
   hwBase_ = startFrame_;
   appl_ = startFrame_;
@@ -151,8 +156,11 @@ int MockBackend::Start() {
   if (state_ == SND_PCM_STATE_DISCONNECTED) return -ENODEV;
   if (state_ != SND_PCM_STATE_PREPARED) return -EBADFD;
   int64_t now = NowNs();
+  if (gapPending_ && now > xrunAtNs_) truth_ += FramesIn(now - xrunAtNs_, p_.rate);
+  gapPending_ = false;
   runStartNs_ = now;
   triggerNs_ = now;
+  segStartHw_ = hwBase_;
   state_ = SND_PCM_STATE_RUNNING;
   ArmClock(now + FramesToNs(int64_t(p_.periodFrames)));
   return 0;
@@ -165,6 +173,7 @@ int MockBackend::Resume() {
   int64_t now = NowNs();
   if (now < suspendUntilNs_) return -EAGAIN;
   runStartNs_ = now;
+  segStartHw_ = hwBase_;
   state_ = SND_PCM_STATE_RUNNING;
   AlignClock(now);
   return 0;
@@ -231,6 +240,7 @@ int MockBackend::Status(PcmStatusInfo* out) {
   out->delay = delay;
   out->tstampNs = now;
   out->triggerNs = triggerNs_;
+  out->deviceFrames = truth_ + (state_ == SND_PCM_STATE_RUNNING ? HwFrames(now) - segStartHw_ : 0);
   return 0;
 }
 
@@ -261,9 +271,9 @@ void MockBackend::Apply(const MockFault& f, int64_t now) {
   switch (f.type) {
     case FaultType::kXrun:
       if (!running) return;  // nothing streams: nothing to overrun
-      hwBase_ = HwFrames(now);
+      StopClock(HwFrames(now));
       state_ = SND_PCM_STATE_XRUN;
-      triggerNs_ = now;
+      triggerNs_ = xrunAtNs_ = now;
       break;
     case FaultType::kStall: {
       if (!running) return;
@@ -281,7 +291,7 @@ void MockBackend::Apply(const MockFault& f, int64_t now) {
       return;  // no event follows a delay spike
     case FaultType::kSuspend:
       if (!running) return;
-      hwBase_ = HwFrames(now);
+      StopClock(HwFrames(now));
       state_ = SND_PCM_STATE_SUSPENDED;
       suspendUntilNs_ = now + f.durationNs;
       ArmClock(0);
@@ -289,6 +299,7 @@ void MockBackend::Apply(const MockFault& f, int64_t now) {
     case FaultType::kDisconnect:
       disconnectedUntilNs_ = now + f.durationNs;
       if (!open_) return;
+      if (running) StopClock(HwFrames(now));
       state_ = SND_PCM_STATE_DISCONNECTED;
       ArmClock(0);
       break;
@@ -346,9 +357,47 @@ void MockBackend::CheckXrun(int64_t now) {
   // The moment the buffer overflowed (capture) or ran dry (playback).
   int64_t xrunAt = capture_ ? appl_ + buffer : appl_;
   if (capture_ ? hw - appl_ <= buffer : hw <= appl_) return;
-  triggerNs_ = runStartNs_ + FramesToNs(xrunAt - hwBase_);
-  hwBase_ = xrunAt;
+  triggerNs_ = xrunAtNs_ = runStartNs_ + FramesToNs(xrunAt - hwBase_);
+  StopClock(xrunAt);
   state_ = SND_PCM_STATE_XRUN;
+}
+
+// The running segment ends at hw position `hwStop`: the card keeps what it moved.
+void MockBackend::StopClock(int64_t hwStop) {
+  if (state_ == SND_PCM_STATE_RUNNING) truth_ += hwStop - segStartHw_;
+  hwBase_ = hwStop;
+}
+
+// Frames in the buffer: captured and not read, or written and not played.
+int64_t MockBackend::Held(int64_t now) const {
+  int64_t hw = HwFrames(now);
+  return std::clamp<int64_t>(capture_ ? hw - appl_ : appl_ - hw, 0, int64_t(p_.bufferFrames));
+}
+
+// A prepare or close throws the buffer away; stop the clock first so the
+// frames counted as moved and as discarded meet at one instant.
+void MockBackend::Discard(int64_t now) {
+  CheckXrun(now);
+  switch (state_) {
+    case SND_PCM_STATE_PREPARED:
+    case SND_PCM_STATE_RUNNING:
+    case SND_PCM_STATE_XRUN:
+    case SND_PCM_STATE_SUSPENDED:
+    case SND_PCM_STATE_DISCONNECTED:  // a real driver cannot say; the card can
+      discarded_ += Held(now);
+      break;
+    default: break;
+  }
+  if (state_ == SND_PCM_STATE_RUNNING) {
+    StopClock(HwFrames(now));
+    state_ = SND_PCM_STATE_SETUP;  // the caller sets what comes next
+  }
+}
+
+int64_t MockBackend::TakeDiscarded() {
+  int64_t d = discarded_;
+  discarded_ = 0;
+  return d;
 }
 
 int MockBackend::StateError() const {

@@ -36,6 +36,9 @@ class MockBackend : public PcmBackend {
   int64_t TakeInjectNs() override;
   int PresenceFd() override;
   void DrainPresence() override;
+  int64_t DeviceFrames() override { return truth_; }
+  int QuietStatus(PcmStatusInfo* out) override { return Status(out); }
+  int64_t TakeDiscarded() override;
 
  private:
   void ApplyDueFaults(int64_t now);
@@ -48,6 +51,9 @@ class MockBackend : public PcmBackend {
   int64_t Avail(int64_t now) const;
   void CheckXrun(int64_t now);
   int StateError() const;
+  void StopClock(int64_t hwStop);
+  int64_t Held(int64_t now) const;
+  void Discard(int64_t now);
 
   // The card: survives close and reopen, like a device that outlives a client.
   std::vector<MockFault> script_;
@@ -78,6 +84,14 @@ class MockBackend : public PcmBackend {
   int64_t delayUntilNs_ = 0;
   int64_t suspendUntilNs_ = 0;
   int pendingIoErr_ = 0;
+
+  // Ground truth for frame accounting, kept by the card itself: frames its
+  // clock moved in finished run segments plus xrun gaps (XRUN -> restart).
+  int64_t truth_ = 0;
+  int64_t segStartHw_ = 0;   // hw position when the running segment began
+  int64_t xrunAtNs_ = 0;     // when the last XRUN began
+  bool gapPending_ = false;  // prepared out of XRUN: the next start closes the gap
+  int64_t discarded_ = 0;
 };
 
 }  // namespace ah

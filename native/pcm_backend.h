@@ -17,6 +17,9 @@ struct PcmStatusInfo {
   int64_t delay = 0;        // frames between the application and the DAC/ADC
   int64_t tstampNs = 0;     // when avail/delay were sampled (CLOCK_MONOTONIC)
   int64_t triggerNs = 0;    // last start, or the moment of the xrun in XRUN state
+  // Mock only: frames the card's clock produced (capture) or played
+  // (playback) since its first start, xrun gaps included, at tstampNs. -1: unknown.
+  int64_t deviceFrames = -1;
 };
 
 class PcmBackend {
@@ -44,6 +47,19 @@ class PcmBackend {
 
   // Mock only: when the fault behind what is seen now was injected (0 = none).
   virtual int64_t TakeInjectNs() { return 0; }
+  // A status read that changes nothing the watcher would notice, for the
+  // frame accounting at each window's end. alsa-lib's status updates the
+  // hardware pointer, which can raise an xrun the poll loop would otherwise
+  // see later (a device stall): it says -ENOTSUP and the watcher uses what
+  // it saw at the last transfer. The mock's card can be read quietly.
+  virtual int QuietStatus(PcmStatusInfo*) { return -ENOTSUP; }
+  // Mock only: PcmStatusInfo::deviceFrames while the PCM is closed (frozen). -1: unknown.
+  virtual int64_t DeviceFrames() { return -1; }
+
+  // Frames the device buffer still held when Prepare() or Close() threw them
+  // away (capture: captured, never read; playback: written, never played),
+  // summed since the last call.
+  virtual int64_t TakeDiscarded() = 0;
 
   // While the device is gone: an fd that turns readable when it may be back
   // (a /dev/snd node appeared or changed; the mock's disconnect ended), or

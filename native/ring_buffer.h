@@ -65,6 +65,10 @@ class RingBuffer {
     }
   }
 
+  // Total bytes ever written / taken (read or dropped): frame accounting.
+  uint64_t WritePos() const { return write_.load(std::memory_order_acquire); }
+  uint64_t ReadPos() const { return read_.load(std::memory_order_acquire); }
+
   void Clear() { read_.store(write_.load(std::memory_order_acquire), std::memory_order_release); }
 
  private:

@@ -151,6 +151,7 @@ int Watcher::OpenAndStart() {
 
 int Watcher::StartStream() {
   started_ = false;
+  heldFrames_ = 0;  // what a prepare left; playback's prefill adds to it
   if (!cfg_.capture) {
     int err = Prefill();
     if (err < 0) return err;
@@ -160,6 +161,9 @@ int Watcher::StartStream() {
   started_ = true;
   startNs_ = NowNs();
   lastTransferNs_ = 0;
+  // An xrun's trigger timestamp must be later than this one to be believed.
+  PcmStatusInfo st;
+  startTriggerNs_ = backend_->Status(&st) == 0 ? st.triggerNs : 0;
   return 0;
 }
 
@@ -177,13 +181,24 @@ int Watcher::Prefill() {
                                  unsigned((periodBytes - got) / params_.bytesPerFrame * params_.channels));
     int64_t n = backend_->Write(scratch_.data(), params_.periodFrames);
     if (n < 0) return int(n);
+    CountWritten(n, got, false);
+    heldFrames_ += n;
   }
   return 0;
 }
 
+// Of `written` frames, the first gotBytes came from JS, the rest was silence:
+// starvation once the stream runs, padding while it is being primed.
+void Watcher::CountWritten(int64_t written, size_t gotBytes, bool starving) {
+  if (written <= 0) return;
+  uint64_t fromJs = std::min<uint64_t>(uint64_t(written), gotBytes / params_.bytesPerFrame);
+  window_.deliveredFrames += fromJs;
+  (starving ? window_.starved : window_.paddingFrames) += uint64_t(written) - fromJs;
+}
+
 void Watcher::RunLoop() {
   int64_t windowNs = int64_t(cfg_.sampleIntervalMs) * 1'000'000;
-  window_ = SampleData{};
+  // window_ already holds the first start's prefill: it counts in the first window.
   window_.tStartNs = NowNs();
   int64_t nextWindow = window_.tStartNs + windowNs;
 
@@ -298,6 +313,8 @@ void Watcher::Transfer(int64_t now, int64_t avail) {
     avail -= n;
     moved = true;
   }
+  heldFrames_ = std::clamp<int64_t>(cfg_.capture ? avail : int64_t(params_.bufferFrames) - avail, 0,
+                                    int64_t(params_.bufferFrames));
   if (moved) GoodPeriod(now);
   NotifyAudioIfDue();
 }
@@ -307,6 +324,7 @@ int64_t Watcher::CapturePeriod() {
   if (n > 0) {
     size_t dropped = ring_->WriteDroppingOldest(scratch_.data(), size_t(n) * params_.bytesPerFrame);
     window_.consumerDropped += dropped / params_.bytesPerFrame;
+    droppedBytes_ += dropped;
   }
   return n;
 }
@@ -318,9 +336,10 @@ int64_t Watcher::PlaybackPeriod() {
     // JS did not feed us: play silence and count it, it is not an ALSA underrun.
     unsigned missing = unsigned((periodBytes - got) / params_.bytesPerFrame);
     snd_pcm_format_set_silence(params_.format, scratch_.data() + got, missing * params_.channels);
-    if (started_) window_.starved += missing;
   }
-  return backend_->Write(scratch_.data(), params_.periodFrames);
+  int64_t n = backend_->Write(scratch_.data(), params_.periodFrames);
+  CountWritten(n, got, started_);
+  return n;
 }
 
 void Watcher::NotifyAudioIfDue() {
@@ -344,7 +363,14 @@ void Watcher::GoodPeriod(int64_t now) {
 // backoff step. A failure is silent; the next change of /dev/snd tries again.
 void Watcher::OnPresence() {
   backend_->DrainPresence();
-  if (OpenAndStart() < 0) return;
+  if (int err = OpenAndStart(); err < 0) {
+    // Said, not swallowed: an open that fails here (EBUSY, EACCES while udev
+    // fixes the node) is a fault the monitor must see, like a failed reopen().
+    window_.errors++;
+    window_.lastErr = err;
+    PostEvent("reopenFailed", NowNs(), err, -1, -1, "the device came back but cannot be opened: " + ErrorText(err));
+    return;
+  }
   presenceFd_ = -1;
   PostEvent("reopened", NowNs(), 0, -1, -1, "the device came back");
 }
@@ -369,7 +395,48 @@ void Watcher::Reopen(uint32_t id, int64_t now) {
   if (!post_(m)) stop_ = true;
 }
 
+// The frame-accounting terms of the window that ends now (see src/types.ts).
+void Watcher::Account() {
+  window_.discardedFrames += uint64_t(std::max<int64_t>(0, backend_->TakeDiscarded()));
+  int64_t device = -1, held = backend_->IsOpen() ? heldFrames_ : 0;
+  PcmStatusInfo st;
+  if (backend_->IsOpen() && backend_->QuietStatus(&st) == 0) {
+    held = 0;
+    device = st.deviceFrames;
+    switch (st.state) {
+      case SND_PCM_STATE_PREPARED:
+      case SND_PCM_STATE_RUNNING:
+      case SND_PCM_STATE_XRUN:
+      case SND_PCM_STATE_DRAINING:
+      case SND_PCM_STATE_PAUSED:
+      case SND_PCM_STATE_SUSPENDED:
+        held = std::clamp<int64_t>(cfg_.capture ? st.avail : int64_t(params_.bufferFrames) - st.avail, 0,
+                                   int64_t(params_.bufferFrames));
+        break;
+      default: break;
+    }
+  } else {
+    device = backend_->DeviceFrames();
+  }
+  if (device >= 0) {
+    window_.deviceFrames = device - deviceFramesSeen_;
+    deviceFramesSeen_ = device;
+  }
+  uint64_t pending = uint64_t(held);
+  if (cfg_.capture && ring_) {
+    // One read of the read position: JS may take more right after, which
+    // then counts in the next window. The write side is this thread's.
+    uint64_t r = ring_->ReadPos();
+    uint64_t taken = r - droppedBytes_;
+    window_.deliveredFrames = (taken - deliveredBytes_) / params_.bytesPerFrame;
+    deliveredBytes_ = taken;
+    pending += (ring_->WritePos() - r) / params_.bytesPerFrame;
+  }
+  window_.pendingFrames = pending;
+}
+
 void Watcher::EmitSample(int64_t now) {
+  Account();
   window_.tEndNs = now;
   window_.state = StateName();
   auto* m = new Message(Message::kSample);
@@ -380,11 +447,11 @@ void Watcher::EmitSample(int64_t now) {
 }
 
 void Watcher::PostEvent(const char* type, int64_t now, int err, double durationUs,
-                        int64_t lostFrames, std::string message) {
+                        int64_t lostFrames, std::string message, int64_t injectNs) {
   auto* m = new Message(Message::kEvent);
   m->event.type = type;
   m->event.tDetectNs = now;
-  m->event.tInjectNs = backend_->TakeInjectNs();
+  m->event.tInjectNs = injectNs >= 0 ? injectNs : backend_->TakeInjectNs();
   m->event.durationUs = durationUs;
   m->event.lostFrames = lostFrames;
   m->event.err = err;

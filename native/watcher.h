@@ -72,9 +72,12 @@ class Watcher {
   void OnPresence();
   void HandleCommands(int64_t now);
   void EmitSample(int64_t now);
+  // injectNs < 0: ask the backend which fault (if any) caused the event.
   void PostEvent(const char* type, int64_t now, int err, double durationUs = -1,
-                 int64_t lostFrames = -1, std::string message = {});
+                 int64_t lostFrames = -1, std::string message = {}, int64_t injectNs = -1);
   void NotifyAudioIfDue();
+  void CountWritten(int64_t written, size_t gotBytes, bool starving);
+  void Account();
   const char* StateName() const;
   double FramesToUs(int64_t frames) const;
 
@@ -98,6 +101,11 @@ class Watcher {
   int64_t recoverStartNs_ = 0;    // in-place recovery in progress since
   int64_t startNs_ = 0;           // the stream's last start
   int64_t lastTransferNs_ = 0;    // the last good period since that start
+  int64_t startTriggerNs_ = 0;    // the status trigger timestamp of that start
+  uint64_t droppedBytes_ = 0;     // capture: every byte dropped for a slow JS, ever
+  uint64_t deliveredBytes_ = 0;   // capture: ring bytes JS took, up to the last window
+  int64_t deviceFramesSeen_ = 0;  // the card's count at the last window's end
+  int64_t heldFrames_ = 0;        // in the device buffer after the last transfer (alsa-lib PCMs)
   int resumeTries_ = 0;
   bool preparedWhileSuspended_ = false;
   int presenceFd_ = -1;           // owned by the backend; polled while disconnected

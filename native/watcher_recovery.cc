@@ -48,22 +48,30 @@ void Watcher::OnXrun(int64_t now) {
   // after the last transfer left the buffer empty (capture) or full (playback).
   PcmStatusInfo st;
   int64_t xrunAt = 0;
-  if (backend_->Status(&st) == 0 && st.state == SND_PCM_STATE_XRUN && st.triggerNs > startNs_ &&
+  if (backend_->Status(&st) == 0 && st.state == SND_PCM_STATE_XRUN && st.triggerNs > startTriggerNs_ &&
       st.triggerNs <= now)
     xrunAt = st.triggerNs;
   else if (lastTransferNs_ > 0)
     xrunAt = lastTransferNs_ + int64_t(FramesToUs(int64_t(params_.bufferFrames)) * 1000.0);
   double lenUs = xrunAt > 0 && xrunAt < now ? double(now - xrunAt) / 1000.0 : 0;
-  int64_t lost = int64_t(lenUs * params_.rate / 1e6);
+  int64_t injectNs = backend_->TakeInjectNs();
   window_.xruns++;
   window_.xrunUsMax = std::max(window_.xrunUsMax, lenUs);
-  window_.lostFrames += uint64_t(lost);
   window_.lastErr = -EPIPE;
-  PostEvent("xrun", now, -EPIPE, lenUs, lost);
   if (recoverStartNs_ == 0) recoverStartNs_ = now;
   // snd_pcm_recover() would do the same prepare for EPIPE; restart ourselves
   // so playback is prefilled and both directions restart at once.
   RestartInPlace(now);
+  // The frames lost are the device's time from the xrun to the restart (the
+  // buffer the prepare threw away is counted apart, as discarded). Measured
+  // between the two trigger timestamps when the PCM gives them.
+  int64_t lost = 0;
+  if (xrunAt > 0 && phase_ == Phase::kStreaming && backend_->IsOpen()) {
+    int64_t restartAt = backend_->Status(&st) == 0 && st.triggerNs > xrunAt ? st.triggerNs : NowNs();
+    if (restartAt > xrunAt) lost = FramesIn(restartAt - xrunAt, params_.rate);
+  }
+  window_.lostFrames += uint64_t(lost);
+  PostEvent("xrun", now, -EPIPE, lenUs, lost, {}, injectNs);
 }
 
 void Watcher::RestartInPlace(int64_t now) {

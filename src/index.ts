@@ -1,6 +1,7 @@
 // alsa-health public API.
 export { openPcm, listPcms, sdNotify, PcmStream } from './pcm.js';
 export { PcmError, isPcmError } from './errors.js';
+export { frameBalance, type FrameBalance } from './accounting.js';
 export {
   HealthMonitor,
   healthDefaults,

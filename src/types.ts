@@ -48,6 +48,29 @@ export interface HealthSample {
   consumerDropped: number | null;
   /** Playback frames JS did not feed in time (silence was written instead); null from a PcmObserver. */
   starved: number | null;
+  /*
+   * Frame accounting (null from a PcmObserver). Over any run of consecutive
+   * samples of one stream (pending = pendingFrames at the run's end minus the
+   * one before it; frameBalance() does the sums):
+   *   capture:  deviceFrames = deliveredFrames + consumerDropped + lostFrames + discardedFrames + Δpending
+   *   playback: deviceFrames = deliveredFrames + starved + paddingFrames + lostFrames − discardedFrames − Δpending
+   * `lostFrames` is the device's time from each xrun to the restart that ended it.
+   */
+  /** Capture: frames JS took from the ring. Playback: frames of JS audio written to the PCM. */
+  deliveredFrames: number | null;
+  /** Frames the device buffer held when a prepare or close threw them away (captured and never read, or written and never played). */
+  discardedFrames: number | null;
+  /** Playback: silence written while priming the buffer at a start or restart, before JS had queued audio (not starvation). */
+  paddingFrames: number | null;
+  /** At the window's end, frames in flight: capture, in the device buffer and the ring; playback, written to the device and not yet played. */
+  pendingFrames: number | null;
+  /**
+   * Frames the device's own clock produced (capture) or played (playback) in
+   * the window, xrun gaps included. Only the mock backend knows it (its card
+   * counts); null for alsa-lib PCMs, where the engine could only derive it
+   * from its own transfers.
+   */
+  deviceFrames: number | null;
   /** PcmObserver: ALSA avail (frames) over the window's polls, and the owner's pid (null when closed). */
   availFramesMean?: number | null;
   availFramesMax?: number | null;

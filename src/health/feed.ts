@@ -26,6 +26,7 @@ export function applySample(rec: DeviceRecorder, now: number, s: HealthSample): 
   if (lateMax !== null && (s.periods > 0 || lateMax > 0)) rec.lateness(now, s.latenessUsMean ?? lateMax, lateMax, s.periods);
   if (s.periods > 0 || s.delayUsMax > 0) rec.delay(now, s.delayUsMean, s.delayUsMax, s.periods);
   rec.lost(now, s.lostFrames, s.consumerDropped ?? 0, s.starved ?? 0);
+  rec.account(s);
   // Errors are counted from 'error' events; the sample only keeps the last errno for the snapshot.
   if (s.errors > 0) rec.noteErrno(s.lastErrno, s.lastError);
   return good;

@@ -1,7 +1,7 @@
 // Per-device metrics: lifetime totals plus the same figures over a sliding
 // window of fixed buckets. Records facts only; statusOf / scoreOf judge them.
 
-import type { Direction } from '../types.js';
+import type { Direction, HealthSample } from '../types.js';
 import type { DeviceMetrics, LifetimeTotals, WindowFigures } from './types.js';
 import { BucketWindow } from './window.js';
 
@@ -51,6 +51,11 @@ const zeroTotals = (): LifetimeTotals => ({
   recoveryFailures: 0,
   consumerDropped: 0,
   starved: 0,
+  deliveredFrames: 0,
+  discardedFrames: 0,
+  paddingFrames: 0,
+  deviceFrames: 0,
+  pendingFrames: 0,
   latenessMsMax: 0,
   xrunMsMax: 0,
 });
@@ -196,6 +201,16 @@ export class DeviceRecorder {
       this.totals.starved += starved;
       this.win.add(now, F.starved, starved);
     }
+  }
+
+  /** Frame-accounting terms of one sample: lifetime sums only (they decide nothing). */
+  account(s: Pick<HealthSample, 'deliveredFrames' | 'discardedFrames' | 'paddingFrames' | 'pendingFrames' | 'deviceFrames'>): void {
+    const t = this.totals;
+    t.deliveredFrames += s.deliveredFrames ?? 0;
+    t.discardedFrames += s.discardedFrames ?? 0;
+    t.paddingFrames += s.paddingFrames ?? 0;
+    t.pendingFrames = s.pendingFrames ?? 0;
+    t.deviceFrames = t.deviceFrames === null || s.deviceFrames === null || s.deviceFrames === undefined ? null : t.deviceFrames + s.deviceFrames;
   }
 
   disconnect(now: number): void {

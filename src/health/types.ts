@@ -26,6 +26,13 @@ export interface LifetimeTotals {
   consumerDropped: number;
   /** Playback frames JS did not feed in time. */
   starved: number;
+  /** Frame accounting terms summed over every sample (see HealthSample); deviceFrames null unless every source knew it (mock). */
+  deliveredFrames: number;
+  discardedFrames: number;
+  paddingFrames: number;
+  deviceFrames: number | null;
+  /** The last sample's frames in flight. */
+  pendingFrames: number;
   /** Worst wake-up lateness / recorded latency ever seen, ms. */
   latenessMsMax: number;
   /** Longest xrun ever seen ("at least"), ms. */
