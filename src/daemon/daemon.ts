@@ -16,6 +16,7 @@ import {
   type DeviceConfig,
 } from './config.js';
 import { closeServer, createHttpServer, listen, parseListen } from './http.js';
+import { exposureWarning } from './listen-address.js';
 import { registerMetrics, type DaemonMetrics } from './metrics/index.js';
 import { runExecAction } from './exec-action.js';
 import { ObserverSlot } from './observe-slot.js';
@@ -85,6 +86,7 @@ export class Daemon {
   private metrics!: DaemonMetrics;
   private server: Server | null = null;
   private listenAddr = '';
+  private boundHost = '';
   private unwatch = new Map<string, () => void>();
   private configSource = '';
   private readonly log: Logger;
@@ -193,7 +195,7 @@ export class Daemon {
       await this.startHttp(next.http.listen).catch((err: Error) =>
         this.log.error({ err, listen: next.http.listen }, 'cannot listen on the new address; HTTP is off'),
       );
-    }
+    } else if (this.server) this.warnIfExposed(next.http.listen);
     this.notifier.reloaded(this.summary());
     this.log.info('config reloaded');
   }
@@ -248,7 +250,15 @@ export class Daemon {
     const addr = await listen(server, host, port);
     this.server = server;
     this.listenAddr = `${addr.address}:${addr.port}`;
+    this.boundHost = addr.address;
     this.log.info({ address: addr.address, port: addr.port }, 'HTTP listening');
+    this.warnIfExposed(listenSpec);
+  }
+
+  /** At start and at each reload: the bound address (what a host name resolved to) decides. */
+  private warnIfExposed(listenSpec: string): void {
+    const msg = exposureWarning(this.boundHost);
+    if (msg) this.log.warn({ listen: listenSpec, address: this.boundHost }, msg);
   }
 
   private async addDevice(cfg: DeviceConfig): Promise<void> {
