@@ -25,8 +25,8 @@ export const HTTP_LIMITS = {
   headersTimeoutMs: 5000,
   /** The whole request likewise; bodies are never read, so it equals the headers' bound. */
   requestTimeoutMs: 5000,
-  /** How often Node checks the two timeouts: a slow client is cut within timeout + this. */
-  checkIntervalMs: 500,
+  /** How often Node checks the two timeouts: a slow client is cut within timeout + this. One wake-up a second, not more. */
+  checkIntervalMs: 1000,
   /** An idle keep-alive connection is closed after this. */
   keepAliveTimeoutMs: 5000,
   /** A socket with no traffic either way (e.g. a client that does not read its answer) is closed. */
