@@ -155,8 +155,10 @@ function capConnections(server: Server): void {
 function pathOf(target: string): string | null {
   if (!target.startsWith('/')) return null;
   const end = target.search(/[?#]/);
-  const path = end < 0 ? target : target.slice(0, end);
-  return path.replace(/\/+$/, '') || '/';
+  let len = end < 0 ? target.length : end;
+  // A loop, not /\/+$/: that regex is quadratic on a target made of slashes.
+  while (len > 1 && target.charCodeAt(len - 1) === 0x2f) len--;
+  return target.slice(0, len);
 }
 
 function hasBody(req: IncomingMessage): boolean {
