@@ -119,6 +119,16 @@ export function matchFaults(stream) {
     hits[i] = events.filter((e) => e.type === 'reopenFailed' && e.errno === it.errno && relOf(e.tDetectNs) >= it.at && relOf(e.tDetectNs) < next);
   });
 
+  // The script injects no I/O error, so an error event is the engine failing on its own; and
+  // a reopen that fails with anything but ENODEV (the card still gone) must be one the script asked for.
+  const counted = new Set(items.flatMap((it, i) => (it.type === 'reopenFailed' ? hits[i] : [])));
+  for (const e of events) {
+    if (e.type === 'error') stray.push({ type: 'error', atMs: Math.round(relOf(e.tDetectNs)), why: `an error event (${e.errno ?? 'no errno'}) with no I/O error injected` });
+    else if (e.type === 'reopenFailed' && e.errno !== 'ENODEV' && !counted.has(e)) {
+      stray.push({ type: 'reopenFailed', atMs: Math.round(relOf(e.tDetectNs)), why: `a reopen failed with ${e.errno ?? 'no errno'}, which no openFail explains` });
+    }
+  }
+
   const lateFor = (at, durationMs) =>
     lateWindows.filter((w) => {
       const from = at;

@@ -90,6 +90,19 @@ describe('matchFaults: every injected fault detected exactly once', () => {
     expect(r.stray.map((s: { type: string }) => s.type)).toEqual(['recovered']);
   });
 
+  it('an error event is stray: the script injects no I/O error', () => {
+    const r = match([xrun], [ev('xrun', 1003), ev('error', null, { tDetectNs: at(1500), errno: 'EIO' })]);
+    expect(r.stray.map((s: { type: string }) => s.type)).toEqual(['error']);
+  });
+
+  it('a reopen failure no openFail explains is stray; ENODEV while the card is gone is not', () => {
+    const faults = [{ kind: 'disconnectShort', at: 500, durationMs: 300 }];
+    const ok = match(faults, [ev('disconnect', 501), ev('reopenFailed', null, { tDetectNs: at(600), errno: 'ENODEV' })]);
+    expect(ok.stray).toHaveLength(0);
+    const bad = match(faults, [ev('disconnect', 501), ev('reopenFailed', null, { tDetectNs: at(900), errno: 'EBUSY' })]);
+    expect(bad.stray.map((s: { why: string }) => s.why)).toEqual(['a reopen failed with EBUSY, which no openFail explains']);
+  });
+
   it('xruns without tInjectNs are the machine: counted, not failed', () => {
     const r = match([xrun], [ev('xrun', 1003), ev('xrun', null)]);
     expect(r.natural).toBe(1);
@@ -262,6 +275,20 @@ describe('schedule', () => {
     expect(new Set(plan.devicesAll.map((d: { callback: string }) => d.callback))).toEqual(new Set(S.CALLBACK_MODES));
     const dirs = new Set(plan.devicesAll.map((d: { direction: string }) => d.direction));
     expect(dirs).toEqual(new Set(['capture', 'playback']));
+  });
+  it('has every reload kind, and no fault busy while the monitor is replaced', () => {
+    expect(plan.reloads.map((r: { action: string }) => r.action).sort()).toEqual(['change', 'monitor', 'swap']);
+    for (const r of plan.reloads.filter((x: { action: string }) => x.action === 'monitor')) {
+      for (const s of plan.streams) {
+        for (const f of s.faults) {
+          const from = s.startMs + f.at;
+          const to = from + f.busyMs;
+          expect(to <= r.atMs - 300 || from >= r.atMs + 4500).toBe(true);
+        }
+      }
+    }
+    expect(S.monitorAt(plan, 0).checkIntervalMs).toBe(250);
+    expect(S.monitorAt(plan, plan.durationMs).checkIntervalMs).toBe(300);
   });
   it('a short stall stays inside every buffer, a long one overflows it', () => {
     for (const p of S.PROFILES) {

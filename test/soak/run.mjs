@@ -32,7 +32,7 @@ import {
   TROUBLE,
   verdict,
 } from './checks.mjs';
-import { devicesAt, HANG_MS, makePlan, periodMsOf, QUIET_MS, RECOVERY_BOUND_MS, SOAK_MONITOR, SOAK_RECOVERY } from './schedule.mjs';
+import { devicesAt, HANG_MS, makePlan, monitorAt, periodMsOf, QUIET_MS, RECOVERY_BOUND_MS, SOAK_MONITOR, SOAK_RECOVERY } from './schedule.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '../..');
@@ -145,7 +145,7 @@ function writeConfig(tMs) {
   const cfg = {
     logLevel: 'warn',
     http: { listen: 'off' },
-    monitor: { ...SOAK_MONITOR },
+    monitor: { ...monitorAt(plan, tMs) },
     recovery: { ...SOAK_RECOVERY },
     devices: devicesAt(plan, tMs),
   };
@@ -323,7 +323,8 @@ const monitorSwaps = [];
 function hookMonitor() {
   const m = daemon.monitor;
   if (m === monitorSeen) return;
-  if (monitorSeen) monitorSwaps.push(`${((performance.now() - T_START) / 1000).toFixed(1)} s`);
+  // Evidence for the report: does a replaced monitor still have the callbacks registered on the old one?
+  if (monitorSeen) monitorSwaps.push(`${((performance.now() - T_START) / 1000).toFixed(1)} s (callback ${m.unregisterRecoveryCallback('soak-chaos') ? 'kept' : 'lost'})`);
   monitorSeen = m;
   m.registerRecoveryCallback('soak-chaos', chaos);
   m.on('status', (c) => {
@@ -480,6 +481,7 @@ const checks = [
   checkCount('threads', start.threads, end.threads),
   checkRss(rssPoints),
   heapCheck(rssPoints),
+  callbackInfo(),
   checkRecovery(recoveryInput, RECOVERY_BOUND_MS),
 ];
 checks.push({
@@ -489,6 +491,14 @@ checks.push({
   bound: 'all, devices as written',
   detail: reloadMismatch.join('; '),
 });
+
+/** How often each callback behaviour ran: a behaviour that never ran was not soaked (info, seeds vary). */
+function callbackInfo() {
+  const by = {};
+  for (const [d, n] of callbackCalls) by[modeOf.get(d)] = (by[modeOf.get(d)] ?? 0) + n;
+  const planned = [...new Set(plan.devicesAll.map((d) => d.callback))];
+  return { name: 'recovery callbacks ran (info)', ok: true, info: true, figure: planned.map((m) => `${m} ${by[m] ?? 0}`).join(', '), bound: '-' };
+}
 
 /** The JS heap after a full GC: reported next to RSS (not one of the issue's checks), as evidence for it. */
 function heapCheck(points) {
@@ -546,7 +556,7 @@ if (naturalXruns) {
   notes.push(`xruns without tInjectNs (the machine, not the script): ${naturalXruns}: ${where.slice(0, 12).join(', ')}`);
 }
 if (escalations.length) notes.push(`recovery gave up: ${escalations.join('; ')}`);
-if (monitorSwaps.length) notes.push(`the daemon replaced its monitor at ${monitorSwaps.join(', ')}: callbacks re-registered`);
+if (monitorSwaps.length) notes.push(`the daemon replaced its HealthMonitor on reload at ${monitorSwaps.join(', ')}; the soak re-registered its callback and listeners`);
 if (warnings.length) notes.push(`process warnings: ${warnings.length} (${warnings.slice(0, 3).map((w) => w.message).join('; ')})`);
 const cbTotal = [...callbackCalls.values()].reduce((a, b) => a + b, 0);
 notes.push(`recovery callback calls: ${cbTotal} (${[...callbackCalls].map(([d, n]) => `${d}:${modeOf.get(d)}=${n}`).join(' ')})`);

@@ -186,13 +186,18 @@ function weightedKind(r) {
  * (busy spans included). `first` forces the first kind, so that a run with
  * enough devices covers every kind.
  */
-export function faultsFor(r, profile, untilMs, first = null) {
+export function faultsFor(r, profile, untilMs, first = null, blocked = []) {
   const faults = [];
   let t = 1000 + int(r, 0, 500); // the stream streams before anything hits it
   for (;;) {
     const kind = faults.length === 0 && first ? first : weightedKind(r);
     const f = makeFault(r, kind, t, profile);
     if (t + f.busyMs > untilMs) break;
+    const block = blocked.find((b) => t < b.to && t + f.busyMs > b.from);
+    if (block) {
+      t = block.to;
+      continue;
+    }
     faults.push(f);
     t += f.busyMs + int(r, 300, 1200);
   }
@@ -205,11 +210,20 @@ export function scriptOf(faults) {
 }
 
 /**
+ * A reload that changes monitor settings makes the daemon build a new
+ * HealthMonitor: every device starts over (unknown, no disconnect known) and
+ * recovery waits for the supervisor timeout. No fault may be in progress
+ * then, or its recovery would be judged against a monitor that never saw it.
+ */
+const MONITOR_RELOAD_CALM_MS = { before: 300, after: SOAK_MONITOR.supervisorTimeoutMs + 1500 };
+
+/**
  * The whole plan. `durationMs` is the run's length; faults end QUIET_MS
- * before it. Device names are soak-NN; a reload either changes a device's
- * sampleIntervalMs (the daemon closes and reopens it) or swaps a device for
- * a new one (same direction and period: the process keeps the same shape,
- * so the RSS slope is not a step).
+ * before it. Device names are soak-NN. Reloads cycle through three kinds:
+ * change a device's sampleIntervalMs (the daemon closes and reopens it),
+ * swap a device for a new one (same direction and period: the process keeps
+ * its shape, so the RSS line has no step), and change the monitor's
+ * checkIntervalMs (the daemon replaces its HealthMonitor).
  */
 export function makePlan({ seed, devices, durationMs }) {
   if (!Number.isInteger(devices) || devices < 1) throw new RangeError('devices must be a positive integer');
@@ -254,7 +268,11 @@ export function makePlan({ seed, devices, durationMs }) {
     const atMs = Math.round(2000 + ((k + 0.25 + 0.5 * r()) * span) / n);
     const dev = live[int(r, 0, live.length - 1)];
     const old = dev.streams[dev.streams.length - 1];
-    if (k % 2 === 0) {
+    if (k % 3 === 2) {
+      const prev = reloads.filter((x) => x.monitor).at(-1)?.monitor ?? SOAK_MONITOR;
+      const checkIntervalMs = prev.checkIntervalMs === 250 ? 300 : 250;
+      reloads.push({ atMs, action: 'monitor', device: null, detail: `monitor.checkIntervalMs ${prev.checkIntervalMs} -> ${checkIntervalMs}`, monitor: { ...prev, checkIntervalMs } });
+    } else if (k % 3 === 0) {
       old.endMs = atMs;
       const interval = old.sampleIntervalMs === 100 ? pick(r, [50, 200]) : 100;
       newStream(dev, atMs, interval, null);
@@ -271,14 +289,21 @@ export function makePlan({ seed, devices, durationMs }) {
   }
 
   const byName = new Map(all.map((d) => [d.name, d]));
+  const calm = reloads.filter((x) => x.monitor).map((x) => ({ from: x.atMs - MONITOR_RELOAD_CALM_MS.before, to: x.atMs + MONITOR_RELOAD_CALM_MS.after }));
   for (const s of streams) {
     const dev = byName.get(s.device);
     // A stream a reload closes must be quiet well before: its last recovery may still be running.
     const until = Math.min(faultEndMs, s.endMs === null ? Infinity : s.endMs - 1000) - s.startMs;
-    s.faults = faultsFor(r, dev.profile, until, s.first);
+    const blocked = calm.map((b) => ({ from: b.from - s.startMs, to: b.to - s.startMs }));
+    s.faults = faultsFor(r, dev.profile, until, s.first, blocked);
     s.script = scriptOf(s.faults);
   }
   return { seed, devices, durationMs, faultEndMs, quietMs: QUIET_MS, devicesAll: all, streams, reloads };
+}
+
+/** The monitor settings in force at `tMs` (the last monitor reload before it). */
+export function monitorAt(plan, tMs) {
+  return plan.reloads.filter((x) => x.monitor && x.atMs <= tMs).at(-1)?.monitor ?? SOAK_MONITOR;
 }
 
 /** The daemon's device list at `tMs`, as config entries (what the soak writes before each SIGHUP). */
