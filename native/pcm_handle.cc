@@ -9,6 +9,11 @@
 #include "options.h"
 
 namespace ah {
+namespace {
+
+constexpr const char* kOnMessageKey = "__onMessage";  // non-enumerable, read-only
+
+}  // namespace
 
 Napi::Function PcmHandle::Init(Napi::Env env) {
   return DefineClass(env, "PcmHandle",
@@ -28,7 +33,10 @@ PcmHandle::PcmHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<PcmHandl
   Napi::Env env = info.Env();
   cfg_ = ParseOptions(env, info[0]);
   if (!info[1].IsFunction()) throw Napi::TypeError::New(env, "onMessage must be a function");
-  onMessage_ = Napi::Persistent(info[1].As<Napi::Function>());
+  // Kept on the JS object, not in a persistent reference: the callback's
+  // closure holds the PcmStream, which holds this object, and a persistent
+  // (a GC root) would keep that cycle alive forever after close.
+  Value().DefineProperty(Napi::PropertyDescriptor::Value(kOnMessageKey, info[1], napi_default));
   data_ = GetAddonData(env);
   data_->handles.insert(this);
 }
@@ -56,7 +64,7 @@ Napi::Value PcmHandle::Open(const Napi::CallbackInfo& info) {
     deferred.Reject(MakePcmError(env, -EBUSY, cfg_.device, "open: already opened").Value());
     return deferred.Promise();
   }
-  tsfn_ = Tsfn::New(env, onMessage_.Value(), "alsa-health:" + cfg_.device, 0, 1, this,
+  tsfn_ = Tsfn::New(env, Value().Get(kOnMessageKey).As<Napi::Function>(), "alsa-health:" + cfg_.device, 0, 1, this,
                     &PcmHandle::OnTsfnFinalize, static_cast<void*>(nullptr));
   tsfnLive_ = true;
   Napi::ObjectWrap<PcmHandle>::Ref();  // keep the JS object while the thread runs

@@ -47,7 +47,6 @@ class PcmHandle : public Napi::ObjectWrap<PcmHandle> {
   AddonData* data_ = nullptr;  // nulled by the cleanup hook before it is freed
   PcmConfig cfg_;
   NegotiatedParams params_;
-  Napi::FunctionReference onMessage_;
   std::unique_ptr<Watcher> watcher_;
   Tsfn tsfn_;
   bool tsfnLive_ = false;

@@ -86,6 +86,9 @@ void Watcher::Run() {
     }
   } catch (...) {
   }
+  // Its fds (the mock's timers, the inotify watch on /dev/snd) go with the
+  // thread, not with the JS object whenever GC gets to it.
+  backend_.reset();
   if (exit_) exit_();
 }
 
