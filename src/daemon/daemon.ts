@@ -6,6 +6,7 @@ import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { HealthMonitor, type DeviceSnapshot } from '../health/index.js';
+import type { RecoveryCallback } from '../recovery/types.js';
 import {
   ConfigError,
   builtinMockConfig,
@@ -93,6 +94,7 @@ export class Daemon {
   private readonly now: () => number;
   private busy: Promise<unknown> = Promise.resolve();
   private stopping = false;
+  private readonly userCallbacks = new Map<string, RecoveryCallback>();
 
   constructor(private readonly opts: DaemonOptions) {
     this.log = opts.logger.child({ component: 'daemon' });
@@ -214,6 +216,21 @@ export class Daemon {
     this.log.info('stopped');
   }
 
+  /**
+   * A recovery callback that survives reloads: a reload with new monitor or
+   * recovery settings replaces `monitor`, and what was registered on the old
+   * one directly would be gone.
+   */
+  registerRecoveryCallback(name: string, callback: RecoveryCallback): void {
+    this.userCallbacks.set(name, callback);
+    this.monitor?.registerRecoveryCallback(name, callback);
+  }
+
+  unregisterRecoveryCallback(name: string): boolean {
+    this.monitor?.unregisterRecoveryCallback(name);
+    return this.userCallbacks.delete(name);
+  }
+
   private createMonitor(cfg: DaemonConfig): HealthMonitor {
     const m = new HealthMonitor({ ...cfg.monitor, recovery: cfg.recovery }, { logger: this.opts.logger });
     m.on('status', () => this.notifier.status(this.summary()));
@@ -229,6 +246,7 @@ export class Daemon {
         signal: ctx.signal,
       });
     });
+    for (const [name, cb] of this.userCallbacks) m.registerRecoveryCallback(name, cb);
     m.on('escalate', (e) =>
       this.log.error(
         { device: e.device, attempts: e.attempts, lastError: e.lastError },

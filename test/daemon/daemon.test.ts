@@ -230,6 +230,22 @@ describe('daemon lifecycle (fake engine)', () => {
     expect(engine.opened).toHaveLength(1);
   });
 
+  it("recovery callbacks registered on the daemon survive a reload that replaces the monitor", async () => {
+    await start(baseConfig([cap('a')]));
+    const calls: string[] = [];
+    daemon.registerRecoveryCallback('mine', (device) => void calls.push(device));
+    const before = daemon.monitor;
+    write(baseConfig([cap('a')], { monitor: { checkIntervalMs: 70, hysteresisMs: 0, supervisorTimeoutMs: 2000 } }));
+    await daemon.reload();
+    expect(daemon.monitor).not.toBe(before);
+    await until('healthy on the new monitor', async () => (await health()).status === 200);
+    engine.latest('mock:a').unplug();
+    await until('the callback ran on the new monitor', () => calls.length > 0);
+    expect(calls[0]).toBe('a');
+    expect(daemon.unregisterRecoveryCallback('mine')).toBe(true);
+    expect(daemon.monitor.unregisterRecoveryCallback('mine')).toBe(false); // gone from the live monitor too
+  });
+
   it('a bad config on reload keeps the running one', async () => {
     await start(baseConfig([cap('a')]));
     writeFileSync(file, 'devices:\n  - name: a\n    pcm: mock:a\n    direction: sideways\n');
