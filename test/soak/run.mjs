@@ -320,13 +320,20 @@ function chaos(device, ctx) {
 
 let monitorSeen = null;
 const monitorSwaps = [];
+const callbacksLost = [];
 function hookMonitor() {
   const m = daemon.monitor;
   if (m === monitorSeen) return;
   // Evidence for the report: does a replaced monitor still have the callbacks registered on the old one?
-  if (monitorSeen) monitorSwaps.push(`${((performance.now() - T_START) / 1000).toFixed(1)} s (callback ${m.unregisterRecoveryCallback('soak-chaos') ? 'kept' : 'lost'})`);
+  // The callback is registered once, on the daemon (registerRecoveryCallback
+  // there survives a monitor swap); after a swap, check the new monitor has it.
+  if (monitorSeen) {
+    const kept = m.unregisterRecoveryCallback('soak-chaos');
+    if (!kept) callbacksLost.push(`${((performance.now() - T_START) / 1000).toFixed(1)} s`);
+    monitorSwaps.push(`${((performance.now() - T_START) / 1000).toFixed(1)} s (callback ${kept ? 'kept' : 'lost'})`);
+    m.registerRecoveryCallback('soak-chaos', chaos); // put back what the probe took
+  }
   monitorSeen = m;
-  m.registerRecoveryCallback('soak-chaos', chaos);
   m.on('status', (c) => {
     statusRows.push(code(c.device), performance.now(), code(c.to));
   });
@@ -361,6 +368,7 @@ process.on('SIGHUP', () => {
     .catch((err) => reloadErrors.push(err));
 });
 
+daemon.registerRecoveryCallback('soak-chaos', chaos);
 const tRunMs = performance.now();
 await daemon.start();
 hookMonitor();
@@ -477,6 +485,7 @@ const checks = [
   checkNone('no unhandled rejection', unhandled),
   checkNone('no uncaught exception', uncaught),
   checkNone('reloads applied without error', reloadErrors),
+  checkNone('recovery callbacks kept across monitor swaps', callbacksLost),
   checkCount('fds', start.fds, end.fds, `still open: ${fdList.join(' ')}`),
   checkCount('threads', start.threads, end.threads),
   checkRss(rssPoints),
@@ -556,7 +565,7 @@ if (naturalXruns) {
   notes.push(`xruns without tInjectNs (the machine, not the script): ${naturalXruns}: ${where.slice(0, 12).join(', ')}`);
 }
 if (escalations.length) notes.push(`recovery gave up: ${escalations.join('; ')}`);
-if (monitorSwaps.length) notes.push(`the daemon replaced its HealthMonitor on reload at ${monitorSwaps.join(', ')}; the soak re-registered its callback and listeners`);
+if (monitorSwaps.length) notes.push(`the daemon replaced its HealthMonitor on reload at ${monitorSwaps.join(', ')}; the soak re-attached its listeners`);
 if (warnings.length) notes.push(`process warnings: ${warnings.length} (${warnings.slice(0, 3).map((w) => w.message).join('; ')})`);
 const cbTotal = [...callbackCalls.values()].reduce((a, b) => a + b, 0);
 notes.push(`recovery callback calls: ${cbTotal} (${[...callbackCalls].map(([d, n]) => `${d}:${modeOf.get(d)}=${n}`).join(' ')})`);
