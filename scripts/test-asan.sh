@@ -5,7 +5,8 @@
 # sanitized binary because it honours ALSA_HEALTH_PREBUILD=<dir> (it then looks
 # in <dir>/build/Release), so src/native.ts needs no hook.
 #   bash scripts/test-asan.sh [vitest file filters...]
-#   (default: test/engine test/engine-alsa test/fuzz, then scripts/stream-smoke.mjs)
+#   (default: test/engine test/engine-alsa test/fuzz, then scripts/stream-smoke.mjs,
+#   then a 60 s fault soak, test/soak/run.mjs)
 #
 # Leaks: the vitest run has detect_leaks=0. Processes that end by exit()
 # (vitest workers, the lifecycle tests' children) leave the V8 heap allocated,
@@ -79,4 +80,12 @@ if (($# == 0)); then
   env "${san_env[@]}" ASAN_OPTIONS="detect_leaks=1:halt_on_error=1:abort_on_error=1:print_summary=1" \
     node scripts/stream-smoke.mjs
   echo "test-asan: stream-smoke.mjs clean under ASan+UBSan+LSan in $(( $(date +%s) - t0 )) s"
+
+  # The 60 s fault soak (the CI seed, fewer devices: ASan slows every period
+  # 2-3x on a 2-CPU machine) with the sanitized addon: every fault path, the
+  # reopen storms and the reload churn under ASan+UBSan. Leaks off, as for
+  # vitest: the soak ends by process.exit() with the V8 heap live.
+  t0=$(date +%s)
+  env "${san_env[@]}" node --expose-gc test/soak/run.mjs --minutes "${ASAN_SOAK_MINUTES:-1}" --devices 4 --seed 20261204
+  echo "test-asan: 60 s soak passed under ASan+UBSan in $(( $(date +%s) - t0 )) s"
 fi

@@ -38,6 +38,7 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '../..');
 const DIST = path.join(ROOT, 'dist');
 export const CI_DEVICES = 8;
+const UNDER_ASAN = /libasan/.test(process.env.LD_PRELOAD ?? '');
 export const CI_SEED = 20261204;
 
 const USAGE = `usage: node test/soak/run.mjs [--minutes N] [--devices D] [--seed S] [--json FILE]
@@ -488,7 +489,9 @@ const checks = [
   checkNone('recovery callbacks kept across monitor swaps', callbacksLost),
   checkCount('fds', start.fds, end.fds, `still open: ${fdList.join(' ')}`),
   checkCount('threads', start.threads, end.threads),
-  checkRss(rssPoints),
+  UNDER_ASAN
+    ? { name: 'RSS slope after warm-up', ok: null, figure: 'not judged', bound: '< 100 KB/min', detail: "ASan's quarantine keeps freed memory resident: RSS is not the program's" }
+    : checkRss(rssPoints),
   heapCheck(rssPoints),
   callbackInfo(),
   checkRecovery(recoveryInput, RECOVERY_BOUND_MS),
@@ -570,8 +573,11 @@ if (warnings.length) notes.push(`process warnings: ${warnings.length} (${warning
 const cbTotal = [...callbackCalls.values()].reduce((a, b) => a + b, 0);
 notes.push(`recovery callback calls: ${cbTotal} (${[...callbackCalls].map(([d, n]) => `${d}:${modeOf.get(d)}=${n}`).join(' ')})`);
 if (notes.length) out.push('', ...notes.map((n) => `- ${n}`));
-// Frame accounting is "n/a" until the engine has the fields; that alone does not fail the run.
-const ok = verdict(checks, ['frame accounting balances']);
+// An RSS slope inside the noise is "not judged" rather than passed; that is
+// accepted for short runs (the CI minute) and under ASan, whose quarantine
+// keeps freed memory resident. The 30-minute run in README must judge it.
+const rssMayBeOpen = args.minutes < 10 || UNDER_ASAN;
+const ok = verdict(checks, rssMayBeOpen ? ['RSS slope after warm-up'] : []);
 out.push('', ok ? 'SOAK PASSED' : 'SOAK FAILED', '');
 process.stdout.write(out.join('\n'));
 
