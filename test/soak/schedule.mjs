@@ -36,15 +36,17 @@ function shuffle(r, list) {
 export const RATE = 48_000;
 
 /**
- * Period sizes from 2 ms to 20 ms. Every buffer is at least 64 ms so that a
- * "short" stall (40 ms) is a late wake-up and never an xrun, whatever the
- * period, and so that a loaded 2-CPU CI machine does not xrun on its own.
+ * Period sizes from 2 ms to 20 ms, buffers of 100-120 ms. A "short" stall
+ * delays the next period's wake-up by 40 ms, so the buffer then holds a
+ * period plus 40 ms unread: with 64-80 ms buffers that left 20 ms for the
+ * machine, and one 30-minute run on this 2-CPU box turned a short stall into
+ * a real overrun. At 100+ ms there are 55+ ms to spare.
  */
 export const PROFILES = Object.freeze([
-  { periodFrames: 96, bufferPeriods: 32 },
-  { periodFrames: 240, bufferPeriods: 16 },
-  { periodFrames: 480, bufferPeriods: 8 },
-  { periodFrames: 960, bufferPeriods: 4 },
+  { periodFrames: 96, bufferPeriods: 50 },
+  { periodFrames: 240, bufferPeriods: 24 },
+  { periodFrames: 480, bufferPeriods: 12 },
+  { periodFrames: 960, bufferPeriods: 6 },
 ]);
 
 export const bufferMsOf = (p) => (p.periodFrames * p.bufferPeriods * 1000) / RATE;
