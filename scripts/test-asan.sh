@@ -86,6 +86,6 @@ if (($# == 0)); then
   # reopen storms and the reload churn under ASan+UBSan. Leaks off, as for
   # vitest: the soak ends by process.exit() with the V8 heap live.
   t0=$(date +%s)
-  env "${san_env[@]}" node --expose-gc test/soak/run.mjs --minutes "${ASAN_SOAK_MINUTES:-1}" --devices 4 --seed 20261204
+  env "${san_env[@]}" node test/soak/run.mjs --minutes "${ASAN_SOAK_MINUTES:-1}" --devices 4 --seed 20261204
   echo "test-asan: 60 s soak passed under ASan+UBSan in $(( $(date +%s) - t0 )) s"
 fi
