@@ -1,12 +1,37 @@
 // Helpers for the child-process tests: run `node dist/daemon/cli.js`, read its JSON log lines,
 // run the python NOTIFY_SOCKET receiver.
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const CLI = `${ROOT}dist/daemon/cli.js`;
+
+/**
+ * Why the daemon cannot be run as a child here (not built, the addon does not
+ * load, no python3 for the NOTIFY_SOCKET receiver when one is wanted), or null.
+ */
+export function cliMissing(opts: { python?: boolean } = {}): string | null {
+  if (!existsSync(CLI)) return `${CLI} is not built (run npm run build:ts; npm test does it first)`;
+  try {
+    execFileSync(process.execPath, ['-e', "import('./dist/pcm.js').then(() => process.exit(0), (e) => { console.error(e.message); process.exit(1) })"], {
+      cwd: ROOT,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+  } catch (err) {
+    return `the native addon does not load: ${String((err as { stderr?: Buffer }).stderr ?? err).trim()}`;
+  }
+  if (opts.python) {
+    try {
+      execFileSync('python3', ['-c', 'import socket; socket.AF_UNIX'], { stdio: 'ignore' });
+    } catch {
+      return 'python3 (for the NOTIFY_SOCKET receiver) is not installed';
+    }
+  }
+  return null;
+}
 
 export interface LogLine {
   level: number;

@@ -2,35 +2,16 @@
 // on mock devices of the real engine: HTTP, fault -> 503 -> recovery -> 200, SIGHUP reload,
 // SIGTERM, sd_notify through a test NOTIFY_SOCKET, exit codes.
 
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { CLI, Child, NotifyReceiver, ROOT, runCli, type Datagram } from './child.js';
+import { cliMissing, Child, NotifyReceiver, runCli, type Datagram } from './child.js';
 
 const tick = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Why these tests cannot run here, or null. */
-function missing(): string | null {
-  if (!existsSync(CLI)) return `${CLI} is not built (run npm run build; npm test does it first)`;
-  try {
-    execFileSync(process.execPath, ['-e', "import('./dist/pcm.js').then(() => process.exit(0), (e) => { console.error(e.message); process.exit(1) })"], {
-      cwd: ROOT,
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-  } catch (err) {
-    return `the native addon does not load: ${String((err as { stderr?: Buffer }).stderr ?? err).trim()}`;
-  }
-  try {
-    execFileSync('python3', ['-c', 'import socket; socket.AF_UNIX'], { stdio: 'ignore' });
-  } catch {
-    return 'python3 (for the NOTIFY_SOCKET receiver) is not installed';
-  }
-  return null;
-}
-const why = missing();
+const why = cliMissing({ python: true });
 
 const fast = {
   logLevel: 'info',

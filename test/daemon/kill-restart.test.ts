@@ -13,15 +13,15 @@
 //
 //   npx vitest run test/daemon/kill-restart.test.ts
 
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { ensurePlugin, pluginDevice, readTrace, type PluginSetup } from '../alsa-plugin/plugin.js';
-import { CLI, Child, NotifyReceiver, ROOT, type LogLine } from './child.js';
+import { cliMissing, Child, NotifyReceiver, type LogLine } from './child.js';
 import { descendants, FifoReader, freePort, procState, timeWaitOn } from './proc-state.js';
 
 // CI (.ci/run) sets these: a case that cannot run is then a failure, not a skip.
@@ -38,25 +38,8 @@ const OPEN_TO_STREAM_BOUND_MS = FIRST_BACKOFF_MS / 2;
 // load in ~0.5 s idle) on a shared, loaded 2-CPU host; a few seconds.
 const RESTART_BOUND_MS = 6000;
 
-function missing(): string | null {
-  if (!existsSync(CLI)) return `${CLI} is not built (run npm run build:ts; npm test does it first)`;
-  try {
-    execFileSync(process.execPath, ['-e', "import('./dist/pcm.js').then(() => process.exit(0), (e) => { console.error(e.message); process.exit(1) })"], {
-      cwd: ROOT,
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-  } catch (err) {
-    return `the native addon does not load: ${String((err as { stderr?: Buffer }).stderr ?? err).trim()}`;
-  }
-  try {
-    execFileSync('python3', ['-c', 'import socket; socket.AF_UNIX'], { stdio: 'ignore' });
-  } catch {
-    return 'python3 (for the NOTIFY_SOCKET receiver) is not installed';
-  }
-  return null;
-}
 
-const why = missing();
+const why = cliMissing({ python: true });
 let plugin: PluginSetup | null = null;
 let pluginWhy: string | null = why;
 if (!why) {
