@@ -3,6 +3,8 @@
 // Every check returns { name, ok, figure, bound, detail? }; ok is true,
 // false, or null for "could not be judged" (which is not a pass).
 
+import { slope } from '../../bench/lib/common.mjs';
+
 /** Event types a fault is expected to produce, matched by tInjectNs. */
 const STAMPED = new Set(['xrun', 'suspend', 'disconnect']);
 /** Events that mean the device is in trouble (for "healthy again after the last trouble"). */
@@ -272,20 +274,8 @@ export function checkFaults(matches) {
   };
 }
 
-/** Least-squares slope of y over x (NaN with fewer than 2 distinct x). */
-export function slope(xs, ys) {
-  const n = xs.length;
-  if (n < 2 || ys.length !== n) return NaN;
-  const mx = xs.reduce((a, b) => a + b, 0) / n;
-  const my = ys.reduce((a, b) => a + b, 0) / n;
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < n; i++) {
-    num += (xs[i] - mx) * (ys[i] - my);
-    den += (xs[i] - mx) ** 2;
-  }
-  return den ? num / den : NaN;
-}
+// Least-squares slope of y over x, shared with the benchmarks.
+export { slope } from '../../bench/lib/common.mjs';
 
 /** Standard error of the least-squares slope (NaN with fewer than 3 points). */
 export function slopeStdErr(xs, ys) {

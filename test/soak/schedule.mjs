@@ -9,17 +9,10 @@
 // backend, so overlapping faults would silently not apply and the
 // "detected exactly once" check would be judging faults that never happened.
 
-/** mulberry32: small, fast, and the same sequence on every platform. */
-export function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from '../../bench/lib/common.mjs';
+
+// mulberry32, shared with the benchmarks: the same sequence on every platform.
+export { rng } from '../../bench/lib/common.mjs';
 
 const int = (r, lo, hi) => lo + Math.floor(r() * (hi - lo + 1));
 const pick = (r, list) => list[Math.floor(r() * list.length)];
