@@ -152,15 +152,7 @@ int AlsaBackend::Prepare() {
 // follows: read it from the status just before (microseconds apart).
 void AlsaBackend::CountDiscarded() {
   if (!status_ || snd_pcm_status(pcm_, status_) < 0) return;
-  switch (snd_pcm_status_get_state(status_)) {
-    case SND_PCM_STATE_PREPARED:
-    case SND_PCM_STATE_RUNNING:
-    case SND_PCM_STATE_XRUN:
-    case SND_PCM_STATE_DRAINING:
-    case SND_PCM_STATE_PAUSED:
-    case SND_PCM_STATE_SUSPENDED: break;
-    default: return;
-  }
+  if (!BufferHoldsFrames(snd_pcm_status_get_state(status_))) return;
   int64_t avail = int64_t(snd_pcm_status_get_avail(status_));
   int64_t held = capture_ ? avail : bufferFrames_ - avail;
   discarded_ += std::clamp<int64_t>(held, 0, bufferFrames_);

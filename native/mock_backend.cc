@@ -378,16 +378,8 @@ int64_t MockBackend::Held(int64_t now) const {
 // frames counted as moved and as discarded meet at one instant.
 void MockBackend::Discard(int64_t now) {
   CheckXrun(now);
-  switch (state_) {
-    case SND_PCM_STATE_PREPARED:
-    case SND_PCM_STATE_RUNNING:
-    case SND_PCM_STATE_XRUN:
-    case SND_PCM_STATE_SUSPENDED:
-    case SND_PCM_STATE_DISCONNECTED:  // a real driver cannot say; the card can
-      discarded_ += Held(now);
-      break;
-    default: break;
-  }
+  // DISCONNECTED too: a real driver cannot say what it held; the card can.
+  if (BufferHoldsFrames(state_) || state_ == SND_PCM_STATE_DISCONNECTED) discarded_ += Held(now);
   if (state_ == SND_PCM_STATE_RUNNING) {
     StopClock(HwFrames(now));
     state_ = SND_PCM_STATE_SETUP;  // the caller sets what comes next

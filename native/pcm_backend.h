@@ -22,6 +22,20 @@ struct PcmStatusInfo {
   int64_t deviceFrames = -1;
 };
 
+// States in which the device buffer holds frames (captured and not read, or
+// written and not played) that a prepare or close would throw away.
+inline bool BufferHoldsFrames(snd_pcm_state_t s) {
+  switch (s) {
+    case SND_PCM_STATE_PREPARED:
+    case SND_PCM_STATE_RUNNING:
+    case SND_PCM_STATE_XRUN:
+    case SND_PCM_STATE_DRAINING:
+    case SND_PCM_STATE_PAUSED:
+    case SND_PCM_STATE_SUSPENDED: return true;
+    default: return false;
+  }
+}
+
 class PcmBackend {
  public:
   virtual ~PcmBackend() = default;

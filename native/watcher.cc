@@ -404,20 +404,11 @@ void Watcher::Account() {
   int64_t device = -1, held = backend_->IsOpen() ? heldFrames_ : 0;
   PcmStatusInfo st;
   if (backend_->IsOpen() && backend_->QuietStatus(&st) == 0) {
-    held = 0;
     device = st.deviceFrames;
-    switch (st.state) {
-      case SND_PCM_STATE_PREPARED:
-      case SND_PCM_STATE_RUNNING:
-      case SND_PCM_STATE_XRUN:
-      case SND_PCM_STATE_DRAINING:
-      case SND_PCM_STATE_PAUSED:
-      case SND_PCM_STATE_SUSPENDED:
-        held = std::clamp<int64_t>(cfg_.capture ? st.avail : int64_t(params_.bufferFrames) - st.avail, 0,
-                                   int64_t(params_.bufferFrames));
-        break;
-      default: break;
-    }
+    held = BufferHoldsFrames(st.state)
+               ? std::clamp<int64_t>(cfg_.capture ? st.avail : int64_t(params_.bufferFrames) - st.avail, 0,
+                                     int64_t(params_.bufferFrames))
+               : 0;
   } else {
     device = backend_->DeviceFrames();
   }
